@@ -69,6 +69,7 @@ class DistributionCompare(_Strict):
     The reference returns probabilities ``(B, V)``; the student's function returns ids ``(B,)`` per call.
     A draw of a zero-probability token fails at once; otherwise a chi-square goodness-of-fit test per row
     at significance ``alpha`` (so a correct sampler fails a case with probability at most ``alpha``).
+    The reference gets the case's arguments without its ``generator`` (probabilities need no randomness).
     """
 
     kind: Literal["distribution"] = "distribution"

@@ -1,0 +1,201 @@
+"""Running a submission's code in its kernel: cell by cell, with timeouts, surviving hangs and crashes.
+
+:class:`KernelSession` owns one submission's kernel (started through a :class:`~grader.kernel.Launcher`).
+``run(cell)`` executes one code cell with a timeout and returns a :class:`CellRecord` instead of raising.
+When a cell times out, the kernel is interrupted once; if it does not come back (code that swallows
+``KeyboardInterrupt``, C code, ``os._exit``, a crash), the kernel is restarted and every cell that had
+completed is replayed, so functions defined before the bad cell are still there to be graded.
+Nothing the kernel sends is trusted for grading: cell statuses only go into the feedback.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.errors import KernelStartError
+from grader.kernel import Launcher, RunDir
+from grader.spec import Limits
+
+PROBE_TIMEOUT_S = 5.0
+MAX_RESTARTS = 3
+STARTUP_TIMEOUT_S = 60
+
+
+@dataclass
+class CellRecord:
+    """What happened to one cell: ``ok``, ``error`` (exception), ``timeout``, ``dead`` (kernel died) or ``skipped``."""
+
+    index: int
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class SessionLog:
+    cells: list[CellRecord] = field(default_factory=list)
+    restarts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _BoundedClient(NotebookClient):
+    """nbclient with a cap on the output kept (a notebook printing gigabytes must not fill the host's memory)."""
+
+    output_budget: int = 1_000_000
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(str(msg.get("content", "")))
+        if self.output_budget <= 0:
+            return None
+        self.output_budget -= size
+        if self.output_budget <= 0:
+            note = nbformat.v4.new_output("stream", name="stderr", text="\n[grader: output truncated]\n")
+            outs.append(note)
+            return note
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class KernelSession:
+    """A live kernel for one submission. Use as ``async with KernelSession(...) as session``."""
+
+    def __init__(self, launcher: Launcher, run: RunDir, limits: Limits, slot: int = 0):
+        self.launcher, self.run_dir, self.limits, self.slot = launcher, run, limits, slot
+        self.log = SessionLog()
+        self._replay: list[str] = []  # sources of cells that completed, in order
+        self._reply_status: str = "ok"
+        self._reply_message: str = ""
+        self.client: _BoundedClient | None = None
+
+    async def __aenter__(self) -> KernelSession:
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        km = self.launcher.kernel_manager(self.run_dir, self.limits, self.slot)
+        budget = self.client.output_budget if self.client else self.limits.output_bytes
+        client = _BoundedClient(
+            nbformat.v4.new_notebook(), km=km, allow_errors=True, interrupt_on_timeout=False,
+            shutdown_kernel="immediate", startup_timeout=STARTUP_TIMEOUT_S, iopub_timeout=2,
+            on_cell_executed=self._on_executed,
+        )
+        client.output_budget = budget
+        try:
+            await km.start_kernel(
+                cwd=str(self.run_dir.work), env=self.launcher.kernel_env(self.run_dir),
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            )
+            client.kc = km.client()
+            client.kc.start_channels()
+            await client.kc.wait_for_ready(timeout=STARTUP_TIMEOUT_S)
+        except Exception as exc:
+            await _kill(km)
+            self.launcher.after_kernel(self.run_dir, self.slot)
+            raise KernelStartError(f"kernel did not start: {type(exc).__name__}: {exc}") from exc
+        self.client = client
+
+    async def _stop(self) -> None:
+        if self.client is not None:
+            if self.client.kc is not None:
+                self.client.kc.stop_channels()
+            await _kill(self.client.km)
+        self.launcher.after_kernel(self.run_dir, self.slot)
+
+    async def _on_executed(self, cell, cell_index, execute_reply) -> None:
+        content = execute_reply.get("content", {}) if execute_reply else {}
+        self._reply_status = content.get("status", "ok")
+        self._reply_message = f"{content.get('ename', '')}: {content.get('evalue', '')}".strip(": ")
+
+    async def run(self, source: str, index: int, timeout: float, replay: bool = True) -> CellRecord:
+        """Execute ``source``; on timeout or death, recover the kernel (see module docstring)."""
+        record = await self._execute(source, index, timeout)
+        if record.status in ("ok", "error"):
+            if replay:
+                self._replay.append(source)
+        elif not await self._recover(record):
+            record.message += " The kernel could not be recovered."
+        return record
+
+    async def _execute(self, source: str, index: int, timeout: float) -> CellRecord:
+        assert self.client is not None
+        cell = nbformat.v4.new_code_cell(source)
+        self.client.nb.cells = [cell]
+        self.client.timeout = max(1, int(round(timeout)))
+        self._reply_status, self._reply_message = "ok", ""
+        started = time.monotonic()
+        try:
+            await self.client.async_execute_cell(cell, 0, store_history=False)
+        except CellTimeoutError:
+            return CellRecord(index, "timeout", f"did not finish within {timeout:g} s", time.monotonic() - started)
+        except DeadKernelError:
+            return CellRecord(index, "dead", "the kernel died (crash, os._exit or a resource limit)",
+                              time.monotonic() - started)
+        status = "error" if self._reply_status == "error" else "ok"
+        return CellRecord(index, status, self._reply_message if status == "error" else "", time.monotonic() - started)
+
+    async def _recover(self, record: CellRecord) -> bool:
+        """Bring back a responsive kernel with the state of every completed cell. False if that failed."""
+        assert self.client is not None
+        if record.status == "timeout":
+            try:
+                await self.client.km.interrupt_kernel()
+                probe = await self._execute("pass", -1, PROBE_TIMEOUT_S)
+                if probe.status == "ok":
+                    self.log.notes.append(f"cell {record.index}: interrupted after the time limit")
+                    return True
+            except Exception:  # interrupt failed: fall through to a restart
+                pass
+        return await self._restart()
+
+    async def _restart(self) -> bool:
+        while self.log.restarts < MAX_RESTARTS:
+            self.log.restarts += 1
+            await self._stop()
+            try:
+                await self._start()
+            except KernelStartError as exc:
+                self.log.notes.append(f"restart failed: {exc}")
+                return False
+            replayed = [await self._execute(src, -1, self.limits.cell_timeout_s) for src in self._replay]
+            if all(r.status in ("ok", "error") for r in replayed):
+                self.log.notes.append("the kernel was restarted and the completed cells were run again")
+                return True
+        return False
+
+
+async def _kill(km) -> None:
+    try:
+        if await km.is_alive():
+            await km.shutdown_kernel(now=True)
+        else:
+            await km.cleanup_resources()
+    except Exception:
+        pass  # a half-started kernel: the launcher's after_kernel removes whatever is left
+
+
+async def run_notebook(session: KernelSession, nb, deadline: float) -> list[CellRecord]:
+    """Run every code cell of ``nb`` in order; errors and timeouts are recorded and the next cell runs."""
+    records = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 1:
+            records.append(CellRecord(index, "skipped", "the submission's time limit was reached"))
+            continue
+        timeout = min(session.limits.cell_timeout_s, remaining)
+        records.append(await session.run(cell.source, index, timeout))
+    session.log.cells.extend(records)
+    return records
+
+
+def submission_deadline(limits: Limits) -> float:
+    return time.monotonic() + limits.submission_timeout_s
+

@@ -1,0 +1,71 @@
+"""The host side of calling a student's function: write inputs, run the call in the kernel, read the result.
+
+The kernel side is :mod:`grader.kernel_side`; both sides speak :mod:`grader.wire`. Inputs go in as
+files the host wrote; the result comes back as files the host reads with :func:`grader.safeio.read_untrusted`
+(no symlinks, regular files only, size-capped) and decodes strictly. Anything odd is the submission's
+error, reported as a :class:`CallOutcome` and never raised.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import kernel_side, wire
+from grader.safeio import UnsafeFile, read_untrusted
+
+HARNESS_NAME = "__grader_harness__"
+
+
+@dataclass
+class CallOutcome:
+    """``status`` is ``ok`` (``value`` holds the return value) or a failure kind with a ``message``."""
+
+    status: str
+    value: object = None
+    message: str = ""
+
+
+def install_source(assets: dict[str, str], max_bytes: int) -> str:
+    """Code that defines the harness in the kernel as ``__grader_harness__`` (wire + kernel_side, one namespace)."""
+    sources = [Path(wire.__file__).read_text(), Path(kernel_side.__file__).read_text()]
+    return (
+        "def __grader_install(sources, assets, max_bytes):\n"
+        "    import sys, types\n"
+        "    module = types.ModuleType('__grader_harness_module__')\n"
+        "    sys.modules[module.__name__] = module  # dataclasses look their module up\n"
+        "    for i, src in enumerate(sources):\n"
+        "        exec(compile(src, f'<grader-harness-{i}>', 'exec'), module.__dict__)\n"
+        "    return module.Harness(assets, get_ipython().user_ns, max_bytes)\n"
+        f"{HARNESS_NAME} = __grader_install({sources!r}, {assets!r}, {max_bytes!r})\n"
+        "del __grader_install\n"
+    )
+
+
+def call_source(function: str, folder: str, repeat: int) -> str:
+    return f"{HARNESS_NAME}.call({function!r}, {folder!r}, {repeat!r})"
+
+
+def write_inputs(folder: Path, kwargs: dict) -> None:
+    """Write the keyword arguments of one call into ``folder`` (created fresh)."""
+    folder.mkdir(parents=True, exist_ok=False)
+    json_bytes, tensor_bytes = wire.dumps(kwargs)
+    (folder / "in.json").write_bytes(json_bytes)
+    (folder / "in.safetensors").write_bytes(tensor_bytes)
+
+
+def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
+    """Read and validate what the harness wrote; every problem becomes a failed :class:`CallOutcome`."""
+    try:
+        json_bytes = read_untrusted(folder / "out.json", 1 << 20)
+        tensor_bytes = read_untrusted(folder / "out.safetensors", max_bytes)
+        result = wire.loads(json_bytes, tensor_bytes)
+    except (UnsafeFile, wire.WireError) as exc:
+        return CallOutcome("invalid_output", message=f"the call's result could not be read: {exc}")
+    if not isinstance(result, dict) or not isinstance(result.get("status"), str):
+        return CallOutcome("invalid_output", message="the call's result is malformed")
+    if result["status"] == "ok":
+        return CallOutcome("ok", value=result.get("value"))
+    message = result.get("message")
+    return CallOutcome(result["status"], message=message if isinstance(message, str) else json.dumps(message)[:500])

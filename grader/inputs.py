@@ -1,0 +1,113 @@
+"""Turning a case's ``args`` from the spec into values: seeded tensors, files, literals and handles.
+
+Each argument is a plain TOML value (number, string, bool, list) or an inline table with one of:
+
+    { tensor = [[1.0, 2.0]], dtype = "float32" }           a literal tensor
+    { randn = [4, 50], seed = 1, scale = 3.0 }             seeded standard normal * scale (+ shift)
+    { randint = [2, 8], high = 100, seed = 1, low = 0 }    seeded integers in [low, high)
+    { file = "data/x.safetensors", key = "logits" }        a tensor from a file in the assignment folder
+    { encode = "Once upon a time", tokenizer = "course-lm" } token ids (1, L) from an asset's tokenizer
+    { token_id = ".", tokenizer = "course-lm" }            the id of a text that is exactly one token (an int)
+    { model = "course-lm" }                                the asset's model (loaded where the call runs)
+    { generator = 0 }                                      a torch.Generator seeded with 0
+    { tuple = [1, 2] }, { literal = {...} }                a tuple; any value taken as is
+
+Everything here runs on the host; the values are the same every time (seeded, CPU generator).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from grader.errors import SpecError
+from grader.wire import Handle
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+          "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "bool": torch.bool}
+
+
+def materialize(args: dict, folder: Path, assets: dict[str, Path], where: str) -> dict:
+    """Return the keyword arguments of a call; ``where`` names the case in error messages."""
+    return {name: _value(spec, folder, assets, f"{where}, argument '{name}'") for name, spec in args.items()}
+
+
+def _value(spec, folder: Path, assets: dict[str, Path], where: str):
+    if isinstance(spec, list):
+        return [_value(x, folder, assets, where) for x in spec]
+    if not isinstance(spec, dict):
+        return spec
+    kinds = [k for k in _BUILDERS if k in spec]
+    if len(kinds) != 1:
+        raise SpecError(f"{where}: an inline table needs exactly one of {sorted(_BUILDERS)}, got keys {sorted(spec)}")
+    try:
+        return _BUILDERS[kinds[0]](spec, folder, assets)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, OSError) as exc:
+        raise SpecError(f"{where}: cannot build {kinds[0]!r} input from {spec}: {exc}") from None
+
+
+def _dtype(spec: dict, default: str) -> torch.dtype:
+    name = spec.get("dtype", default)
+    if name not in DTYPES:
+        raise SpecError(f"unknown dtype {name!r}; use one of {sorted(DTYPES)}")
+    return DTYPES[name]
+
+
+def _randn(spec: dict, folder, assets) -> torch.Tensor:
+    g = torch.Generator().manual_seed(int(spec["seed"]))
+    x = torch.randn(*spec["randn"], generator=g, dtype=torch.float64)
+    return (x * spec.get("scale", 1.0) + spec.get("shift", 0.0)).to(_dtype(spec, "float32"))
+
+
+def _randint(spec: dict, folder, assets) -> torch.Tensor:
+    g = torch.Generator().manual_seed(int(spec["seed"]))
+    return torch.randint(spec.get("low", 0), spec["high"], tuple(spec["randint"]), generator=g).to(_dtype(spec, "int64"))
+
+
+def _file(spec: dict, folder: Path, assets) -> torch.Tensor:
+    from safetensors.torch import load_file
+
+    path = (folder / spec["file"]).resolve()
+    if folder.resolve() not in path.parents:
+        raise SpecError(f"file {spec['file']!r} is outside the assignment folder")
+    return load_file(str(path))[spec["key"]]
+
+
+def _asset(assets: dict[str, Path], name: str) -> Path:
+    if name not in assets:
+        raise SpecError(f"asset {name!r} is not declared in the spec's [assets]")
+    return assets[name]
+
+
+def _encode(spec: dict, folder, assets) -> torch.Tensor:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(_asset(assets, spec["tokenizer"])))
+    return torch.tensor([tokenizer.encode(spec["encode"])], dtype=torch.int64)
+
+
+def _token_id(spec: dict, folder, assets) -> int:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(_asset(assets, spec["tokenizer"])))
+    ids = tokenizer.encode(spec["token_id"])
+    if len(ids) != 1:
+        raise SpecError(f"{spec['token_id']!r} is {len(ids)} tokens, not one")
+    return ids[0]
+
+
+_BUILDERS = {
+    "tensor": lambda s, f, a: torch.tensor(s["tensor"], dtype=_dtype(s, "float32")),
+    "randn": _randn,
+    "randint": _randint,
+    "file": _file,
+    "encode": _encode,
+    "token_id": _token_id,
+    "model": lambda s, f, a: (_asset(a, s["model"]), Handle("model", s["model"]))[1],
+    "generator": lambda s, f, a: Handle("generator", int(s["generator"])),
+    "tuple": lambda s, f, a: tuple(_value(x, f, a, "tuple") for x in s["tuple"]),
+    "literal": lambda s, f, a: s["literal"],
+}

@@ -1,0 +1,96 @@
+"""The harness that runs *inside* the student's kernel: call one graded function on given inputs.
+
+Its source is sent into the kernel together with ``grader.wire`` (executed in one namespace, so the
+wire functions are plain globals here); it is never imported by the host for grading. It is
+untrusted the moment it runs: the student's code can patch it. That is fine by design: it only moves
+data, and every comparison happens on the host on the values it wrote.
+
+Per call the host writes ``<folder>/in.json`` + ``in.safetensors`` (keyword arguments) and runs
+``__grader_harness__.call(name, folder, repeat)``; the harness writes ``out.json`` (+ ``out.safetensors``):
+    {"status": "ok", "value": ...}             the return value (a list of values when repeat > 1)
+    {"status": "missing" | "not_callable" | "exception" | "too_large" | "unencodable", "message": ...}
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # in the kernel these are globals from grader.wire's source
+    from grader.wire import Handle, WireError, dumps, loads
+
+
+class Harness:
+    def __init__(self, assets: dict[str, str], user_ns: dict, max_bytes: int, seed: int = 0):
+        self.assets, self.user_ns, self.max_bytes, self.seed = assets, user_ns, max_bytes, seed
+        self._models: dict = {}
+
+    def call(self, name: str, folder: str, repeat: int = 1) -> None:
+        try:
+            result = self._call(name, folder, repeat)
+        except BaseException as exc:  # KeyboardInterrupt from a timeout too: the host decides
+            result = {"status": "exception", "message": _describe(exc)}
+            if isinstance(exc, KeyboardInterrupt):
+                _write(folder, result)
+                raise
+        _write(folder, result, self.max_bytes)
+
+    def _call(self, name: str, folder: str, repeat: int) -> dict:
+        import torch
+
+        function = self.user_ns.get(name)
+        if function is None:
+            return {"status": "missing", "message": f"`{name}` is not defined in the notebook"}
+        if not callable(function):
+            return {"status": "not_callable", "message": f"`{name}` is a {type(function).__name__}, not a function"}
+        with open(os.path.join(folder, "in.json"), "rb") as f_json:
+            json_bytes = f_json.read()
+        with open(os.path.join(folder, "in.safetensors"), "rb") as f_st:
+            kwargs = loads(json_bytes, f_st.read())
+        resolved = {key: self._resolve(value) for key, value in kwargs.items()}  # one generator for all repeats
+        outputs = []
+        for i in range(repeat):
+            torch.manual_seed(self.seed + i)  # for functions that use the global RNG
+            outputs.append(function(**resolved))
+        return {"status": "ok", "value": outputs if repeat > 1 else outputs[0]}
+
+    def _resolve(self, value):
+        if not isinstance(value, Handle):
+            return value
+        import torch
+
+        if value.kind == "generator":
+            return torch.Generator().manual_seed(int(value.value))
+        if value.kind == "model":
+            if value.value not in self._models:
+                from transformers import AutoModelForCausalLM
+
+                self._models[value.value] = AutoModelForCausalLM.from_pretrained(self.assets[value.value])
+            return self._models[value.value].eval()
+        raise ValueError(f"unknown input handle {value.kind!r}")
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception and the student's frames (the harness's own frames are dropped)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<grader")]
+    lines = traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)[-3000:]
+
+
+def _write(folder: str, result: dict, max_bytes: int = 1 << 20) -> None:
+    try:
+        json_bytes, tensor_bytes = dumps(result, max_bytes)
+    except WireError as exc:
+        status = "too_large" if "too large" in str(exc) else "unencodable"
+        json_bytes, tensor_bytes = dumps({"status": status, "message": str(exc)})
+    if len(tensor_bytes) + len(json_bytes) > max_bytes:
+        size = len(tensor_bytes) + len(json_bytes)
+        json_bytes, tensor_bytes = dumps({"status": "too_large", "message": f"returned {size} bytes"})
+    for name, data in (("out.safetensors", tensor_bytes), ("out.json", json_bytes)):
+        path = os.path.join(folder, name)
+        if os.path.lexists(path):  # e.g. a planted symlink: replace it, never write through it
+            os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)

@@ -1,0 +1,123 @@
+"""What grading a submission produces: typed results, saved as Gradescope-shaped ``results/<id>.json``.
+
+Gradescope's ``results.json`` fields (``score``, ``max_score``, ``output``, ``tests[]`` with ``name``,
+``score``, ``max_score``, ``status``, ``output``, ``visibility``) are kept exactly, so the file can be
+uploaded there as is; ``questions`` (per graded function) and ``execution`` are additions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# Why a test did not pass, shown to the student in words; hidden tests show only these.
+FAILURE_KINDS = {
+    "wrong": "returned a wrong value",
+    "missing": "the function is not defined",
+    "exception": "raised an exception",
+    "timeout": "did not finish in time",
+    "too_large": "returned a value that is too large",
+    "unencodable": "returned a value of an unsupported type",
+    "invalid_output": "its result could not be read",
+    "not_callable": "the name is not a function",
+    "dead": "the kernel died during the call",
+    "not_run": "could not be run",
+}
+
+
+class TestResult(BaseModel):
+    name: str
+    question: str
+    score: float
+    max_score: float
+    status: Literal["passed", "failed"]
+    kind: str = Field(description="'passed' or a key of FAILURE_KINDS.")
+    output: str = ""
+    hidden: bool = False
+
+    def gradescope(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
+                "output": self.output, "visibility": "after_published" if self.hidden else "visible", "kind": self.kind}
+
+
+class QuestionResult(BaseModel):
+    name: str
+    score: float
+    max_score: float
+    tests: list[TestResult]
+
+
+class CellSummary(BaseModel):
+    index: int
+    status: str
+    message: str = ""
+
+
+class SubmissionResult(BaseModel):
+    student_id: str
+    assignment: str
+    status: Literal["graded", "invalid", "error"] = Field(
+        description="'graded'; 'invalid' when the file is not a usable notebook; 'error' when grading failed.")
+    score: float
+    max_score: float
+    message: str = ""
+    questions: list[QuestionResult] = Field(default_factory=list)
+    cells: list[CellSummary] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    isolation: str = ""
+    seconds: float = 0.0
+    provenance: dict = Field(default_factory=dict)
+
+    @property
+    def tests(self) -> list[TestResult]:
+        return [t for q in self.questions for t in q.tests]
+
+    def gradescope(self) -> dict:
+        """The ``results.json`` shape, plus ``questions`` and ``execution``."""
+        return {
+            "score": round(self.score, 4),
+            "max_score": self.max_score,
+            "output": self.message,
+            "tests": [t.gradescope() for t in self.tests],
+            "questions": [{"name": q.name, "score": round(q.score, 4), "max_score": q.max_score,
+                           "tests": [t.gradescope() for t in q.tests]} for q in self.questions],
+            "student_id": self.student_id,
+            "assignment": self.assignment,
+            "status": self.status,
+            "execution": {"cells": [c.model_dump() for c in self.cells], "notes": self.notes,
+                          "isolation": self.isolation, "seconds": round(self.seconds, 3)},
+            "provenance": self.provenance,
+        }
+
+    def save(self, folder: Path) -> Path:
+        import json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.student_id}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.gradescope(), indent=2))
+        tmp.replace(path)  # atomic: a crash never leaves half a results file
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> SubmissionResult:
+        import json
+
+        data = json.loads(path.read_text())
+        questions = [QuestionResult(name=q["name"], score=q["score"], max_score=q["max_score"],
+                                    tests=[_test_from_gradescope(t, q["name"]) for t in q["tests"]])
+                     for q in data["questions"]]
+        execution = data.get("execution", {})
+        return cls(student_id=data["student_id"], assignment=data["assignment"], status=data["status"],
+                   score=data["score"], max_score=data["max_score"], message=data.get("output", ""),
+                   questions=questions, cells=[CellSummary(**c) for c in execution.get("cells", [])],
+                   notes=execution.get("notes", []), isolation=execution.get("isolation", ""),
+                   seconds=execution.get("seconds", 0.0), provenance=data.get("provenance", {}))
+
+
+def _test_from_gradescope(t: dict, question: str) -> TestResult:
+    return TestResult(name=t["name"], question=question, score=t["score"], max_score=t["max_score"],
+                      status=t["status"], kind=t.get("kind", "passed" if t["status"] == "passed" else "wrong"),
+                      output=t.get("output", ""), hidden=t.get("visibility") == "after_published")

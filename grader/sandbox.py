@@ -1,0 +1,378 @@
+"""The OS sandbox around a submission's kernel: bubblewrap, one unprivileged uid per slot, a cgroup.
+
+:class:`BubblewrapLauncher` implements :class:`grader.kernel.Launcher`. The kernel command becomes
+
+    sh (joins the slot cgroup, ignores SIGINT) -> bwrap, as root: the namespaces and the filesystem
+      -> prlimit -> setpriv (slot uid, no capabilities, no_new_privs)
+      -> bwrap, as the slot uid: a user namespace that cannot create further ones (if the host allows)
+      -> python -m ipykernel_launcher
+
+bwrap runs as root because an unprivileged one cannot bind the interpreter under /root (mode 0700), and
+``bwrap --uid`` started by root stays host root (shared/research/sandbox.md, variant D).
+
+Covered:
+- own mount, PID, network, IPC, UTS and cgroup namespaces; ``--die-with-parent``, ``--new-session``;
+- a filesystem allowlist: /usr, a few /etc files (passwd and group are synthetic), the Python prefix and
+  venv, the registered assets (read-only), the work folder at :data:`WORK_DIR` and the ipc folder at its
+  host path (read-write), a size-capped private /tmp and /dev/shm. Nothing else of the host exists inside:
+  not the repository, other runs, the output folder, /root or /home;
+- no network at all (the host's 127.0.0.1 is another namespace's);
+- host uid ``uid_base + slot``: never root, no capabilities, no setuid; one uid per slot, so leftovers of
+  one submission cannot eat the next one's process budget, and :meth:`after_kernel` can kill them all;
+- a scrubbed environment (``--clearenv``, then :meth:`BubblewrapLauncher.kernel_env`);
+- limits (:class:`grader.spec.Limits`): memory and processes for the whole submission in a cgroup (v2 or
+  v1; without one: per-process RLIMIT_AS, with a notice), RLIMIT_NPROC, CPU, FSIZE, NOFILE, CORE=0.
+
+Not covered:
+- CPU side channels (Spectre-class), and exploits of the Linux kernel itself (no seccomp filter; user
+  namespaces are blocked inside only where an unprivileged bwrap works, see :func:`isolation_report`);
+- the total size of the work folder (RLIMIT_FSIZE caps one file; use a quota or a size-capped filesystem);
+- the kernel's own messages: it holds the connection file's HMAC key and writes every reply, so nothing it
+  says over ZMQ is evidence. Grade only from files validated on the host after the kernel is gone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from jupyter_client.manager import AsyncKernelManager
+
+from grader import cgroups
+from grader.errors import SandboxUnavailable
+from grader.kernel import KERNEL_ENV, RunDir
+from grader.spec import Limits
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = "/submission"  # run.work inside the sandbox: the kernel's cwd and HOME
+ASSETS_DIR = "/assets"  # asset <name> is at /assets/<name>, read-only
+TMP_MB, SHM_MB = 256, 64  # private tmpfs sizes (their pages also count against the memory cgroup)
+WRAPPER_TASKS = 3  # bwrap monitor + bwrap pid 1 + the inner bwrap: in the cgroup besides the submission
+ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "mime.types", "os-release")
+TOOLS = ("bwrap", "setpriv", "prlimit")
+_JOIN_CGROUPS = 'trap "" INT; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernel command runs inside ``wrapper`` as host uid ``uid``."""
+
+    def __init__(self, *, wrapper: list[str], uid: int, **kwargs):
+        super().__init__(**kwargs)
+        self._wrapper, self._uid = list(wrapper), uid
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)  # written 0600 by root; the kernel must read it
+        os.chown(self.connection_file, self._uid, self._uid)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return self._wrapper + super().format_kernel_cmd(extra_arguments)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        # The kernel's env is set by bwrap (--clearenv/--setenv); whatever env the caller passed would
+        # only reach the wrapper processes, so they get a minimal one.
+        kw["env"] = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _async_interrupt_kernel(self) -> None:
+        """SIGINT to the sandbox's session (the kernel and its children), never to the bwrap monitor.
+
+        subtle: with ``--new-session`` the kernel is not in the process group jupyter_client signals, and
+        a SIGINT to bwrap itself would kill it and, through ``--die-with-parent``, the kernel.
+        """
+        if self.has_kernel and self.kernel_spec.interrupt_mode == "signal":
+            leaders = _children(self.provisioner.pid)  # bwrap's pid 1, leader of the new session
+            if leaders:
+                os.killpg(leaders[0], signal.SIGINT)  # pid 1 ignores SIGINT (inherited from the wrapper)
+                return
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+
+class BubblewrapLauncher:
+    """Kernels in bubblewrap sandboxes; see the module docstring for what is and is not contained.
+
+    ``assets`` maps a name to a host folder or file the kernel may read (bound at ``/assets/<name>``);
+    register every asset here, before any kernel starts. ``uid_base + slot`` is the host uid of the
+    kernel in pool slot ``slot``; two graders on one machine need disjoint uid ranges (a lock file per
+    uid refuses a second user). ``cgroup_parent`` is a cgroup path for the slot cgroups (default: the
+    grader's own; on cgroup v2 give an empty delegated cgroup).
+    """
+
+    name = "bubblewrap"
+    isolated = True
+
+    def __init__(self, assets: Mapping[str, Path] | None = None, uid_base: int = 61000,
+                 cgroup_parent: str | None = None):
+        ok, reason = available()
+        if not ok:
+            raise SandboxUnavailable(f"bubblewrap sandbox: {reason}")
+        if not 1000 <= uid_base < 2**31 - 1024:
+            raise ValueError(f"uid_base must be an unprivileged uid (1000 <= uid_base < 2**31-1024), got {uid_base}")
+        self.assets = {name: _checked_asset(name, Path(path)) for name, path in (assets or {}).items()}
+        self.uid_base = uid_base
+        self.cgroup_support = cgroups.probe(cgroup_parent)
+        self.nested_userns = _unprivileged_bwrap_works(uid_base)
+        self.notices = [] if self.cgroup_support.usable else [
+            f"no writable cgroup ({self.cgroup_support.reason}): memory is capped per process with "
+            "RLIMIT_AS (a submission can use more in several processes) and processes per uid with RLIMIT_NPROC"
+        ]
+        for notice in self.notices:
+            log.warning("sandbox: %s", notice)
+        self._cgroups: dict[int, cgroups.SlotCgroup] = {}
+        self._locks: dict[int, int] = {}
+
+    def uid(self, slot: int) -> int:
+        if not 0 <= slot < 1024:
+            raise ValueError(f"slot must be in 0..1023, got {slot}")
+        return self.uid_base + slot
+
+    def kernel_env(self, run: RunDir) -> dict[str, str]:
+        """The kernel's whole environment, as set inside the sandbox (paths are the sandbox's)."""
+        env = dict(KERNEL_ENV)
+        env.update(
+            PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            HOME=WORK_DIR,
+            TMPDIR="/tmp",
+            IPYTHONDIR="/tmp/.ipython",
+            MPLCONFIGDIR="/tmp/.mpl",
+        )
+        return env
+
+    def asset_path(self, name: str, host_path: Path) -> str:
+        if name not in self.assets or self.assets[name] != Path(host_path).resolve():
+            raise SandboxUnavailable(
+                f"asset {name!r} ({host_path}) was not registered: pass it in BubblewrapLauncher(assets=...)"
+            )
+        return f"{ASSETS_DIR}/{name}"
+
+    def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
+        """A manager for a sandboxed kernel in ``run``; call :meth:`after_kernel` when it is gone."""
+        uid = self.uid(slot)
+        self._lock(uid)
+        _kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
+        _prepare_run(run, uid)
+        procs_files: list[Path] = []
+        if self.cgroup_support.usable:
+            group = cgroups.SlotCgroup(self.cgroup_support, f"grader-sandbox-{uid}")
+            self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + WRAPPER_TASKS)
+            procs_files = group.procs_files
+        wrapper = [
+            "/bin/sh", "-c", _JOIN_CGROUPS, "sandbox", *map(str, procs_files), "--",
+            *self._bwrap_args(run), "--",
+            *_rlimit_args(limits, memory_by_rlimit=not procs_files), "--",
+            *_drop_to(uid),
+            *(["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent",
+               "--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--"] if self.nested_userns else []),
+        ]
+        return SandboxKernelManager(
+            wrapper=wrapper, uid=uid, kernel_name="python3", transport="ipc",
+            ip=str(run.ipc / "k"), connection_file=str(run.ipc / "kernel.json"),
+        )
+
+    def oom_killed(self, slot: int) -> bool:
+        """Whether the memory cgroup killed a process of the slot's kernel (valid until after_kernel)."""
+        group = self._cgroups.get(slot)
+        return group is not None and group.oom_kills() > 0
+
+    def after_kernel(self, run: RunDir, slot: int) -> None:
+        """Kill every process left in the slot's cgroup or running as its uid; remove the cgroup."""
+        uid = self.uid(slot)
+        group = self._cgroups.pop(slot, None)
+        if group is not None:
+            group.remove()
+        _kill_uid(uid)
+        self._unlock(uid)
+
+    def _bwrap_args(self, run: RunDir) -> list[str]:
+        ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
+        binds = [("--ro-bind", str(p), str(p)) for p in sorted(ro)]
+        binds += [("--ro-bind", str(p), f"{ASSETS_DIR}/{n}") for n, p in sorted(self.assets.items())]
+        binds += [("--bind", str(run.work), WORK_DIR), ("--bind", str(run.ipc), str(run.ipc))]
+        etc = run.root / "sandbox-etc"
+        args = [
+            "bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr", *_usr_merge_links(),
+            *[a for f in ETC_FILES for a in ("--ro-bind-try", f"/etc/{f}", f"/etc/{f}")],
+            *[a for f in ("passwd", "group", "hosts") for a in ("--ro-bind", str(etc / f), f"/etc/{f}")],
+            "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(TMP_MB << 20), "--tmpfs", "/tmp", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
+            *[a for bind in binds for a in bind],
+            *[a for d in _mount_parents([dst for _, _, dst in binds]) for a in ("--chmod", "0755", d)],
+            "--chmod", "0755", "/etc", "--chmod", "1777", "/tmp", "--chmod", "1777", "/dev/shm",
+            "--remount-ro", "/", "--chdir", WORK_DIR, "--clearenv",
+        ]
+        env = self.kernel_env(run)
+        return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
+
+    def _lock(self, uid: int) -> None:
+        if uid in self._locks:
+            return
+        path = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp") / f"grader-sandbox-{uid}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SandboxUnavailable(
+                f"uid {uid} is in use by another grader on this machine ({path}); give it another uid_base"
+            ) from None
+        self._locks[uid] = fd
+
+    def _unlock(self, uid: int) -> None:
+        fd = self._locks.pop(uid, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def available() -> tuple[bool, str]:
+    """Whether :class:`BubblewrapLauncher` can run here, and if not, why (for ``grader doctor``)."""
+    if not sys.platform.startswith("linux"):
+        return False, f"needs Linux (this is {sys.platform})"
+    missing = [tool for tool in TOOLS if shutil.which(tool, path="/usr/bin:/bin") is None]
+    if missing:
+        return False, f"missing {', '.join(missing)} (Debian/Ubuntu: apt install bubblewrap util-linux)"
+    if os.geteuid() != 0:
+        return False, "must run as root (bwrap binds the interpreter and drops to a per-slot uid itself)"
+    return True, "bwrap, setpriv and prlimit found; running as root"
+
+
+def isolation_report(cgroup_parent: str | None = None) -> list[tuple[str, str, str]]:
+    """(feature, status, detail) rows describing what this machine allows, for ``grader doctor``."""
+    ok, reason = available()
+    rows = [("bubblewrap sandbox", "ok" if ok else "missing", reason)]
+    try:
+        version = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        version = "not installed"
+    rows.append(("bwrap", "ok" if "bubblewrap" in version else "missing", version))
+    rows.append(("running as root", "ok" if os.geteuid() == 0 else "no", f"euid {os.geteuid()}"))
+    support = cgroups.probe(cgroup_parent)
+    rows.append(("cgroup memory+pids", f"v{support.version}" if support.usable else "fallback", support.reason))
+    nested = ok and _unprivileged_bwrap_works(61000)
+    rows.append(("user namespaces inside", "blocked" if nested else "not blocked",
+                 "inner bwrap --disable-userns" if nested else "unprivileged bwrap does not work here"))
+    return rows
+
+
+def _checked_asset(name: str, path: Path) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"asset name {name!r} must be letters, digits, '_', '.', '-' (it becomes a path)")
+    if not path.exists():
+        raise ValueError(f"asset {name!r}: {path} does not exist")
+    return path.resolve()
+
+
+def _prepare_run(run: RunDir, uid: int) -> None:
+    """Give the run's folders to the slot uid; write the synthetic /etc files the sandbox sees."""
+    for folder in (run.work, run.ipc):
+        for parent, dirs, files in os.walk(folder):  # does not follow symlinks
+            for name in [".", *dirs, *files]:
+                os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
+    etc = run.root / "sandbox-etc"
+    etc.mkdir(mode=0o755, exist_ok=True)
+    (etc / "passwd").write_text(f"student:x:{uid}:{uid}:student:{WORK_DIR}:/bin/sh\n")
+    (etc / "group").write_text(f"student:x:{uid}:\n")
+    (etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
+
+
+def _rlimit_args(limits: Limits, memory_by_rlimit: bool) -> list[str]:
+    caps = {
+        "nproc": limits.max_processes + 1,  # + the inner bwrap, which runs as the slot uid too
+        "cpu": f"{limits.cpu_time_s}:{limits.cpu_time_s + 5}",  # SIGXCPU first, SIGKILL 5 s later
+        "fsize": limits.file_size_mb << 20,
+        "nofile": limits.open_files,
+        "core": 0,
+    }
+    if memory_by_rlimit:
+        caps["as"] = limits.memory_mb << 20
+    return ["prlimit", *[f"--{name}={value}" for name, value in caps.items()]]
+
+
+def _drop_to(uid: int) -> list[str]:
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"]
+
+
+def _usr_merge_links() -> list[str]:
+    """/bin, /lib, ... as on the host: symlinks into /usr (merged /usr) or read-only binds."""
+    args = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), str(host)]
+    return args
+
+
+def _mount_parents(destinations: list[str]) -> list[str]:
+    """The folders bwrap creates (mode 0700, as root) to hold the mount points; the kernel must traverse them.
+
+    subtle: never a folder inside a bind, or the chmod would change the host's folder.
+    """
+    dests = [PurePosixPath(d) for d in destinations]
+    parents: set[PurePosixPath] = set()
+    for dest in dests:
+        for parent in dest.parents:
+            if any(parent == d or parent.is_relative_to(d) for d in dests):
+                raise ValueError(f"sandbox mount {dest} lies inside another mount {parent}")
+            if parent != PurePosixPath("/"):
+                parents.add(parent)
+    return [str(p) for p in sorted(parents)]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def _uid_pids(uid: int) -> list[int]:
+    """Live (non-zombie) processes whose real, effective or saved uid is ``uid``."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if str(uid) in fields.get("Uid", "").split()[:3] and not fields.get("State", "").strip().startswith("Z"):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _kill_uid(uid: int, timeout_s: float = 5.0) -> None:
+    """SIGKILL every process of ``uid`` with ``kill(-1)`` run as that uid: atomic against fork loops."""
+    deadline = time.monotonic() + timeout_s
+    while _uid_pids(uid):
+        subprocess.run([*_drop_to(uid), "kill", "-s", "KILL", "--", "-1"], capture_output=True)
+        if time.monotonic() > deadline:
+            raise SandboxUnavailable(f"processes of sandbox uid {uid} survive SIGKILL: {_uid_pids(uid)}")
+        time.sleep(0.02)
+
+
+def _unprivileged_bwrap_works(uid: int) -> bool:
+    """Whether the slot uid may start bwrap with a user namespace (used to block further ones inside)."""
+    probe = [*_drop_to(uid), "bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
