@@ -43,18 +43,25 @@ def causal_mask(seq_len: int, device=None) -> torch.Tensor:
 def _check_qkv(q, k, v, mask) -> None:
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() < 2:
-            raise ValueError(f"`{name}` has to be a floating-point tensor with at least 2 dims, "
-                             f"but is {getattr(t, 'shape', type(t).__name__)}")
+            raise ValueError(
+                f"`{name}` has to be a floating-point tensor with at least 2 dims, "
+                f"but is {getattr(t, 'shape', type(t).__name__)}"
+            )
     if q.size(-1) != k.size(-1) or k.size(-2) != v.size(-2):
-        raise ValueError(f"shapes do not fit: `q` {tuple(q.shape)} needs (..., L, d), `k` {tuple(k.shape)} "
-                         f"needs (..., S, d) and `v` {tuple(v.shape)} needs (..., S, dv)")
+        raise ValueError(
+            f"shapes do not fit: `q` {tuple(q.shape)} needs (..., L, d), `k` {tuple(k.shape)} "
+            f"needs (..., S, d) and `v` {tuple(v.shape)} needs (..., S, dv)"
+        )
     if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool):
-        raise ValueError(f"`mask` has to be a bool tensor (True = may attend), but is "
-                         f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        raise ValueError(
+            f"`mask` has to be a bool tensor (True = may attend), but is "
+            f"{getattr(mask, 'dtype', type(mask).__name__)}"
+        )
 
 
-def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def scaled_dot_product_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention of queries q (..., L, d) over keys k (..., S, d) and values v (..., S, dv).
 
     mask: bool, broadcastable to (..., L, S), False where attending is forbidden (set to -inf
@@ -72,8 +79,15 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     return weights @ v, weights  # (..., L, dv), (..., L, S)
 
 
-def multi_head_self_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
-                              w_o: torch.Tensor, n_heads: int, causal: bool = True) -> torch.Tensor:
+def multi_head_self_attention(
+    x: torch.Tensor,
+    w_q: torch.Tensor,
+    w_k: torch.Tensor,
+    w_v: torch.Tensor,
+    w_o: torch.Tensor,
+    n_heads: int,
+    causal: bool = True,
+) -> torch.Tensor:
     """Multi-head self-attention without biases. x (B, L, D), each weight (D, D) -> (B, L, D).
 
     q = x @ w_q (likewise k, v); head h uses columns h*D/n_heads : (h+1)*D/n_heads of q, k and v,

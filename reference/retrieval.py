@@ -34,11 +34,13 @@ def chunk_text(text: str, chunk_size: int, overlap: int) -> list[str]:
         raise ValueError(f"`text` has to be a str, but is {type(text).__name__}")
     _check_positive_int("chunk_size", chunk_size)
     if not isinstance(overlap, int) or isinstance(overlap, bool) or not 0 <= overlap < chunk_size:
-        raise ValueError(f"`overlap` has to be an integer in [0, chunk_size={chunk_size}), but is {overlap!r}")
+        raise ValueError(
+            f"`overlap` has to be an integer in [0, chunk_size={chunk_size}), but is {overlap!r}"
+        )
     words = text.split()  # subtle: any run of whitespace (newlines, tabs) separates words
     step, chunks = chunk_size - overlap, []
     for start in range(0, len(words), step):
-        chunks.append(" ".join(words[start:start + chunk_size]))
+        chunks.append(" ".join(words[start : start + chunk_size]))
         if start + chunk_size >= len(words):
             break  # this chunk reached the last word; another would only repeat the tail
     return chunks
@@ -53,8 +55,9 @@ def cosine_similarity(query: torch.Tensor, docs: torch.Tensor, eps: float = 1e-8
     if not isinstance(query, torch.Tensor) or query.dim() != 1:
         raise ValueError(f"`query` has to be a tensor of shape (D,), but is {getattr(query, 'shape', query)}")
     if not isinstance(docs, torch.Tensor) or docs.dim() != 2 or docs.size(1) != query.size(0):
-        raise ValueError(f"`docs` has to be a tensor of shape (N, {query.size(0)}), "
-                         f"but is {getattr(docs, 'shape', docs)}")
+        raise ValueError(
+            f"`docs` has to be a tensor of shape (N, {query.size(0)}), but is {getattr(docs, 'shape', docs)}"
+        )
     q = query / query.norm().clamp_min(eps)  # (D,)
     d = docs / docs.norm(dim=1, keepdim=True).clamp_min(eps)  # (N, D)
     return d @ q  # (N,)
@@ -75,20 +78,21 @@ def retrieve(query_embedding: torch.Tensor, doc_embeddings: torch.Tensor, k: int
 def build_prompt(question: str, contexts: list[str]) -> str:
     """The contexts, in order, then the question:
 
-        Context:
-        <context 1>
-        <context 2>
+    Context:
+    <context 1>
+    <context 2>
 
-        Question: <question>
-        Answer:
+    Question: <question>
+    Answer:
     """
     if not isinstance(question, str) or not all(isinstance(c, str) for c in contexts):
         raise ValueError("`question` has to be a str and `contexts` a list of str")
     return "Context:\n" + "".join(c + "\n" for c in contexts) + f"\nQuestion: {question}\nAnswer:"
 
 
-def rag_answer(question: str, documents: list[str], embed, model, tokenizer, k: int = 2,
-               max_new_tokens: int = 20) -> str:
+def rag_answer(
+    question: str, documents: list[str], embed, model, tokenizer, k: int = 2, max_new_tokens: int = 20
+) -> str:
     """Answer question from the k documents most similar to it.
 
     embed(list[str]) -> (N, D). The prompt is build_prompt(question, top documents in retrieval
@@ -101,7 +105,7 @@ def rag_answer(question: str, documents: list[str], embed, model, tokenizer, k: 
     prompt = build_prompt(question, [documents[i] for i in top])
     ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)  # (1, L)
     out = generate(model, ids, max_new_tokens, eos_token_id=tokenizer.eos_token_id)  # (1, L + n)
-    return tokenizer.decode(out[0, ids.size(1):], skip_special_tokens=True)
+    return tokenizer.decode(out[0, ids.size(1) :], skip_special_tokens=True)
 
 
 def course_embedder(model=None, tokenizer=None):

@@ -25,11 +25,15 @@ import torch.nn.functional as F
 
 def _check_logits(logits, min_dim: int = 1) -> None:
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise ValueError(f"`logits` has to be a floating-point torch.Tensor, but is {type(logits).__name__}"
-                         + (f" of dtype {logits.dtype}" if isinstance(logits, torch.Tensor) else ""))
+        raise ValueError(
+            f"`logits` has to be a floating-point torch.Tensor, but is {type(logits).__name__}"
+            + (f" of dtype {logits.dtype}" if isinstance(logits, torch.Tensor) else "")
+        )
     if logits.dim() < min_dim or logits.size(-1) == 0:
-        raise ValueError(f"`logits` has to have at least {min_dim} dimension(s) and a non-empty last "
-                         f"dimension (the vocabulary), but has shape {tuple(logits.shape)}")
+        raise ValueError(
+            f"`logits` has to have at least {min_dim} dimension(s) and a non-empty last "
+            f"dimension (the vocabulary), but has shape {tuple(logits.shape)}"
+        )
 
 
 def _is_real(x) -> bool:
@@ -38,8 +42,10 @@ def _is_real(x) -> bool:
 
 def _check_temperature(temperature) -> None:
     if not _is_real(temperature) or not math.isfinite(temperature) or not temperature > 0:
-        raise ValueError(f"`temperature` has to be a strictly positive finite float, but is {temperature!r}"
-                         " (for greedy decoding use greedy_next_token, or generate(temperature=0.0))")
+        raise ValueError(
+            f"`temperature` has to be a strictly positive finite float, but is {temperature!r}"
+            " (for greedy decoding use greedy_next_token, or generate(temperature=0.0))"
+        )
 
 
 def _check_top_k(k) -> None:
@@ -125,8 +131,9 @@ def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
 # ----------------------------------------------------------------------------- sampling
 
 
-def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                          top_p: float | None = None) -> torch.Tensor:
+def sampling_distribution(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
     """The exact probabilities sample_next_token draws from. logits (B, V) -> probs (B, V).
 
     Order as in HF generate: temperature, then top-k, then top-p, then softmax. None switches a
@@ -146,8 +153,13 @@ def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k:
     return torch.softmax(scores, dim=-1)
 
 
-def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                      top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_next_token(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Draw one token per row. logits (B, V) -> int64 ids (B,).
 
     Draws from sampling_distribution(...) with torch.multinomial and the given generator (which
@@ -162,29 +174,49 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
 
 
 def _check_generate_args(input_ids, max_new_tokens, temperature) -> None:
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dtype != torch.long or input_ids.dim() != 2 \
-            or input_ids.size(0) != 1 or input_ids.size(1) == 0:
+    if (
+        not isinstance(input_ids, torch.Tensor)
+        or input_ids.dtype != torch.long
+        or input_ids.dim() != 2
+        or input_ids.size(0) != 1
+        or input_ids.size(1) == 0
+    ):
         shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
         raise ValueError(f"`input_ids` has to be an int64 tensor of shape (1, L) with L >= 1, but is {shape}")
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
         raise ValueError(f"`max_new_tokens` has to be a non-negative integer, but is {max_new_tokens!r}")
     if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"`temperature` has to be a finite float >= 0 (0 means greedy), but is {temperature!r}")
+        raise ValueError(
+            f"`temperature` has to be a finite float >= 0 (0 means greedy), but is {temperature!r}"
+        )
 
 
 def _ends_with_stop_string(ids: torch.Tensor, stop_strings, tokenizer) -> bool:
-    """True if a stop string occurs in the decoded text and overlaps the last token (HF StopStringCriteria)."""
+    """Whether a stop string occurs in the decoded text, overlapping the last token.
+
+    Same rule as HF StopStringCriteria: an occurrence entirely before the last token does not count.
+    """
     if not stop_strings:
         return False
     text, before = tokenizer.decode(ids[0]), tokenizer.decode(ids[0, :-1])
     # an occurrence overlaps the last token iff it ends after len(before), i.e. starts after this:
-    return any(s in text[max(0, len(before) - len(s) + 1):] for s in stop_strings)
+    return any(s in text[max(0, len(before) - len(s) + 1) :] for s in stop_strings)
 
 
 @torch.no_grad()
-def generate(model, input_ids: torch.Tensor, max_new_tokens: int, temperature: float = 0.0,
-             top_k: int | None = None, top_p: float | None = None, eos_token_id: int | None = None,
-             generator: torch.Generator | None = None, *, stop_strings=(), tokenizer=None) -> torch.Tensor:
+def generate(
+    model,
+    input_ids: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    eos_token_id: int | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    stop_strings=(),
+    tokenizer=None,
+) -> torch.Tensor:
     """Extend input_ids (1, L) by at most max_new_tokens tokens -> (1, L + n), prompt included.
 
     temperature 0 means greedy (top_k/top_p are then ignored); otherwise each token is drawn by

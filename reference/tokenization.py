@@ -30,7 +30,7 @@ def get_pair_counts(ids: list[int]) -> dict[tuple[int, int], int]:
 
     get_pair_counts([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
     """
-    return dict(Counter(zip(ids, ids[1:])))  # Counter keeps insertion (first occurrence) order
+    return dict(Counter(zip(ids, ids[1:], strict=False)))  # Counter keeps insertion (first occurrence) order
 
 
 def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
@@ -57,7 +57,9 @@ def train_bpe(text: str, vocab_size: int) -> dict[tuple[int, int], int]:
     if not isinstance(text, str):
         raise ValueError(f"`text` has to be a str, but is {type(text).__name__}")
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 256:
-        raise ValueError(f"`vocab_size` has to be an integer >= 256 (the byte alphabet), but is {vocab_size!r}")
+        raise ValueError(
+            f"`vocab_size` has to be an integer >= 256 (the byte alphabet), but is {vocab_size!r}"
+        )
     ids = list(text.encode("utf-8"))
     merges = {}
     for new_id in range(256, vocab_size):
@@ -118,8 +120,11 @@ def pieces(tokenizer, text: str) -> list[str]:
 
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible map from the 256 byte values to printable characters (space -> 'Ġ')."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
         + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars, n = {}, 0
     for b in range(256):
         if b in printable:

@@ -98,9 +98,11 @@ def load_course_lm(path=None):
     """
     path = course_lm_path() if path is None else Path(path)
     if not path.is_dir():
-        raise ValueError(f"model path {str(path)!r} is not a local folder: models are never downloaded from "
-                         "the Hugging Face hub at run time. Pass a folder written by save_pretrained(), "
-                         "e.g. reference.models.course_lm_path().")
+        raise ValueError(
+            f"model path {str(path)!r} is not a local folder: models are never downloaded from "
+            "the Hugging Face hub at run time. Pass a folder written by save_pretrained(), "
+            "e.g. reference.models.course_lm_path()."
+        )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)

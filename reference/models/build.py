@@ -42,20 +42,41 @@ def train_tokenizer(texts: list[str]):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=[EOS], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=[EOS],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS,
-                                   pad_token=EOS, clean_up_tokenization_spaces=False)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=EOS,
+        eos_token=EOS,
+        unk_token=EOS,
+        pad_token=EOS,
+        clean_up_tokenization_spaces=False,
+    )
 
 
 def new_model(vocab_size: int):
     """An untrained tiny GPT-2 (about 150k parameters), without dropout."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=vocab_size, n_positions=N_POSITIONS, n_embd=64, n_layer=2, n_head=4,
-                        n_inner=256, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                        bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=N_POSITIONS,
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        n_inner=256,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
     model = GPT2LMHeadModel(config)
     model.loss_type = "ForCausalLM"  # the default; set so that transformers does not warn about it
     return model
@@ -72,7 +93,7 @@ def train(model, data: torch.Tensor, steps: int, seed: int = SEED) -> list[float
         for group in opt.param_groups:
             group["lr"] = lr
         starts = torch.randint(0, data.numel() - BLOCK_SIZE, (BATCH_SIZE,), generator=gen)  # (B,)
-        x = torch.stack([data[s:s + BLOCK_SIZE] for s in starts.tolist()])  # (B, T)
+        x = torch.stack([data[s : s + BLOCK_SIZE] for s in starts.tolist()])  # (B, T)
         loss = model(input_ids=x, labels=x).loss  # HF shifts the labels by one inside
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -107,7 +128,8 @@ def build_course_lm(out_dir: Path, steps: int = DEFAULT_STEPS) -> Path:
         model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
         (out_dir / "training.txt").write_text(
-            f"steps {steps}, tokens {len(ids)}, loss first {losses[0]:.4f} last {losses[-1]:.4f}\n")
+            f"steps {steps}, tokens {len(ids)}, loss first {losses[0]:.4f} last {losses[-1]:.4f}\n"
+        )
         _make_readable(out_dir)
     finally:
         torch.set_num_threads(threads)

@@ -36,14 +36,21 @@ def _story(rng: random.Random) -> str:
     sentences = [
         f"{rng.choice(OPENINGS)}, {a} went to the {place}.",
         f"{a} found a {adj} {obj} in the {place}.",
-        rng.choice([
-            f"The {animal} had a {rng.choice(ADJECTIVES)} {rng.choice(OBJECTS)}.",
-            f"A little {animal} came to see {a}.",
-            f"{a} saw a {animal} near the {place}.",
-        ]),
+        rng.choice(
+            [
+                f"The {animal} had a {rng.choice(ADJECTIVES)} {rng.choice(OBJECTS)}.",
+                f"A little {animal} came to see {a}.",
+                f"{a} saw a {animal} near the {place}.",
+            ]
+        ),
         f'{b} said, "Can I {verb} your {obj}?"',
-        rng.choice([f'{a} said, "Yes, you can."', f'{a} said, "No, it is mine."',
-                    f'{a} said, "Let us {verb} it together."']),
+        rng.choice(
+            [
+                f'{a} said, "Yes, you can."',
+                f'{a} said, "No, it is mine."',
+                f'{a} said, "Let us {verb} it together."',
+            ]
+        ),
         f"{b} was very {feeling}.",
     ]
     if rng.random() < 0.5:

@@ -17,8 +17,10 @@ def randn(*shape, seed=0, dtype=torch.float32):
 
 def test_softmax_hand_computed():
     torch.testing.assert_close(softmax(torch.tensor([0.0, math.log(3.0)])), torch.tensor([0.25, 0.75]))
-    torch.testing.assert_close(softmax(torch.tensor([[1.0], [2.0]]), dim=0), torch.tensor([[1 / (1 + math.e)],
-                                                                                         [math.e / (1 + math.e)]]))
+    torch.testing.assert_close(
+        softmax(torch.tensor([[1.0], [2.0]]), dim=0),
+        torch.tensor([[1 / (1 + math.e)], [math.e / (1 + math.e)]]),
+    )
 
 
 @pytest.mark.parametrize("scale", [1.0, 100.0, 1e4])
@@ -34,7 +36,9 @@ def test_softmax_is_stable_for_large_inputs(scale):
 def test_softmax_handles_minus_inf_like_torch():
     x = torch.tensor([[0.0, -math.inf, 0.0], [-math.inf, -math.inf, -math.inf]])
     out = softmax(x)
-    assert out[0].tolist() == [0.5, 0.0, 0.5] and out[1].isnan().all() and torch.softmax(x, -1)[1].isnan().all()
+    assert (
+        out[0].tolist() == [0.5, 0.0, 0.5] and out[1].isnan().all() and torch.softmax(x, -1)[1].isnan().all()
+    )
 
 
 def test_causal_mask():
@@ -65,8 +69,11 @@ def test_masked_positions_get_zero_weight():
 def test_matches_torch_sdpa(dtype, shape, masking):
     q, k, v = (randn(*shape, seed=s, dtype=dtype) for s in (5, 6, 7))
     L = shape[-2]
-    mask = {"none": None, "causal": causal_mask(L),
-            "random": (randn(L, L, seed=8) > 0) | torch.eye(L, dtype=torch.bool)}[masking]
+    mask = {
+        "none": None,
+        "causal": causal_mask(L),
+        "random": (randn(L, L, seed=8) > 0) | torch.eye(L, dtype=torch.bool),
+    }[masking]
     out, _ = scaled_dot_product_attention(q, k, v, mask)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TOL[dtype])
 
@@ -101,7 +108,9 @@ def test_multi_head_uses_column_blocks_per_head():
     out = multi_head_self_attention(x, w_q, w_k, w_v, eye, nh)
     for h in range(nh):
         cols = slice(h * D // nh, (h + 1) * D // nh)
-        head, _ = scaled_dot_product_attention(x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols], causal_mask(L))
+        head, _ = scaled_dot_product_attention(
+            x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols], causal_mask(L)
+        )
         torch.testing.assert_close(out[..., cols], head)
 
 
@@ -113,14 +122,23 @@ def test_inputs_are_not_modified():
     assert torch.equal(x, before[0]) and torch.equal(w, before[1])
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: softmax(torch.tensor([1, 2])), "x"),
-    (lambda: causal_mask(-1), "seq_len"),
-    (lambda: scaled_dot_product_attention(randn(2, 3), randn(2, 4), randn(2, 3)), "shapes do not fit"),
-    (lambda: scaled_dot_product_attention(randn(2, 3), randn(2, 3), randn(2, 3), torch.ones(2, 2)), "mask"),
-    (lambda: multi_head_self_attention(randn(1, 2, 6), *[randn(6, 6)] * 4, n_heads=4), "n_heads"),
-    (lambda: multi_head_self_attention(randn(1, 2, 6), randn(6, 5), *[randn(6, 6)] * 3, n_heads=2), "w_q"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: softmax(torch.tensor([1, 2])), "x"),
+        (lambda: causal_mask(-1), "seq_len"),
+        (lambda: scaled_dot_product_attention(randn(2, 3), randn(2, 4), randn(2, 3)), "shapes do not fit"),
+        (
+            lambda: scaled_dot_product_attention(randn(2, 3), randn(2, 3), randn(2, 3), torch.ones(2, 2)),
+            "mask",
+        ),
+        (lambda: multi_head_self_attention(randn(1, 2, 6), *[randn(6, 6)] * 4, n_heads=4), "n_heads"),
+        (
+            lambda: multi_head_self_attention(randn(1, 2, 6), randn(6, 5), *[randn(6, 6)] * 3, n_heads=2),
+            "w_q",
+        ),
+    ],
+)
 def test_bad_arguments_raise_value_error(call, name):
     with pytest.raises(ValueError, match=name):
         call()

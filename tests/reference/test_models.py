@@ -27,8 +27,14 @@ def test_build_is_byte_identical_in_two_processes(tmp_path):
     cached = M.course_lm_path()  # built by this process or an earlier one, from the same recipe
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     out = tmp_path / "fresh"
-    p = subprocess.run([sys.executable, "-m", "reference.models", "build", "--out", str(out)], cwd=REPO,
-                       env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "reference.models", "build", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.splitlines()[0] == str(out)
     for name in IDENTITY_FILES:
@@ -38,7 +44,9 @@ def test_build_is_byte_identical_in_two_processes(tmp_path):
 def test_corpus_is_deterministic():
     assert stories(50, seed=3) == stories(50, seed=3)
     assert stories(5, seed=3) != stories(5, seed=4)
-    assert stories(1)[0].startswith(("Once upon a time", "One day", "One sunny morning", "Long ago", "Last summer"))
+    assert stories(1)[0].startswith(
+        ("Once upon a time", "One day", "One sunny morning", "Long ago", "Last summer")
+    )
 
 
 def test_from_pretrained_round_trip(course_lm, tmp_path):
@@ -89,6 +97,7 @@ def fake_build(calls):
         for name in M.REQUIRED_FILES:
             (out_dir / name).write_text(name)
         return out_dir
+
     return build
 
 
@@ -107,6 +116,7 @@ def test_failed_build_leaves_nothing_half_written(monkeypatch, tmp_path):
     def broken(out_dir, steps):
         (out_dir / "config.json").write_text("{}")
         raise RuntimeError("out of memory")
+
     monkeypatch.setenv("LLM_COURSE_CACHE", str(tmp_path))
     monkeypatch.setattr(M, "build_course_lm", broken)
     with pytest.raises(RuntimeError):

@@ -41,7 +41,9 @@ def test_top_k_larger_than_vocab_keeps_all():
     assert torch.equal(S.top_k_filter(x, 10), x)
 
 
-@pytest.mark.parametrize("p, kept", [(0.45, [0]), (0.7, [0, 1]), (0.9, [0, 1, 2]), (0.0, [0]), (1.0, [0, 1, 2])])
+@pytest.mark.parametrize(
+    "p, kept", [(0.45, [0]), (0.7, [0, 1]), (0.9, [0, 1, 2]), (0.0, [0]), (1.0, [0, 1, 2])]
+)
 def test_top_p_keeps_smallest_nucleus(p, kept):
     out = S.top_p_filter(logits_of([0.5, 0.3, 0.2]), p)
     assert torch.isfinite(out[0]).nonzero().flatten().tolist() == kept
@@ -62,7 +64,9 @@ def test_min_p_hand_computed():
 def test_filters_work_on_any_leading_shape():
     x = torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0))
     for f, arg in [(S.top_k_filter, 3), (S.top_p_filter, 0.8), (S.min_p_filter, 0.1)]:
-        torch.testing.assert_close(f(x, arg), torch.stack([f(row, arg) for row in x.view(-1, 7)]).view(2, 3, 7))
+        torch.testing.assert_close(
+            f(x, arg), torch.stack([f(row, arg) for row in x.view(-1, 7)]).view(2, 3, 7)
+        )
 
 
 def test_sampling_distribution_hand_computed():
@@ -90,7 +94,12 @@ def test_sample_next_token_frequencies_match_distribution():
 
 # ----------------------------------------------------------------------------- input safety and validation
 
-FILTERS = [(S.top_k_filter, 2), (S.top_p_filter, 0.6), (S.min_p_filter, 0.3), (S.softmax_with_temperature, 0.7)]
+FILTERS = [
+    (S.top_k_filter, 2),
+    (S.top_p_filter, 0.6),
+    (S.min_p_filter, 0.3),
+    (S.softmax_with_temperature, 0.7),
+]
 
 
 @pytest.mark.parametrize("f, arg", FILTERS)
@@ -103,22 +112,25 @@ def test_input_is_not_modified(f, arg):
     assert torch.equal(x, before)
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda x: S.softmax_with_temperature(x, 0.0), "temperature"),
-    (lambda x: S.softmax_with_temperature(x, -1.0), "temperature"),
-    (lambda x: S.softmax_with_temperature(x, float("nan")), "temperature"),
-    (lambda x: S.top_k_filter(x, 0), "top_k"),
-    (lambda x: S.top_k_filter(x, 2.0), "top_k"),
-    (lambda x: S.top_k_filter(x, True), "top_k"),
-    (lambda x: S.top_p_filter(x, 1.5), "top_p"),
-    (lambda x: S.top_p_filter(x, -0.1), "top_p"),
-    (lambda x: S.min_p_filter(x, 2.0), "min_p"),
-    (lambda x: S.sampling_distribution(x, 1.0, top_k=-3), "top_k"),
-    (lambda x: S.sample_next_token(x, 0.0), "temperature"),
-    (lambda x: S.sample_next_token(x[0], 1.0), "logits"),
-    (lambda x: S.greedy_next_token(x.long()), "logits"),
-    (lambda x: S.top_k_filter(x.tolist(), 1), "logits"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda x: S.softmax_with_temperature(x, 0.0), "temperature"),
+        (lambda x: S.softmax_with_temperature(x, -1.0), "temperature"),
+        (lambda x: S.softmax_with_temperature(x, float("nan")), "temperature"),
+        (lambda x: S.top_k_filter(x, 0), "top_k"),
+        (lambda x: S.top_k_filter(x, 2.0), "top_k"),
+        (lambda x: S.top_k_filter(x, True), "top_k"),
+        (lambda x: S.top_p_filter(x, 1.5), "top_p"),
+        (lambda x: S.top_p_filter(x, -0.1), "top_p"),
+        (lambda x: S.min_p_filter(x, 2.0), "min_p"),
+        (lambda x: S.sampling_distribution(x, 1.0, top_k=-3), "top_k"),
+        (lambda x: S.sample_next_token(x, 0.0), "temperature"),
+        (lambda x: S.sample_next_token(x[0], 1.0), "logits"),
+        (lambda x: S.greedy_next_token(x.long()), "logits"),
+        (lambda x: S.top_k_filter(x.tolist(), 1), "logits"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         call(torch.tensor([[1.0, 2.0, 3.0]]))
@@ -130,9 +142,12 @@ def test_bad_arguments_raise_value_error_naming_them(call, name):
 def oracle_inputs():
     g = torch.Generator().manual_seed(0)
     cases = [torch.randn(3, v, generator=g) * s for v in (5, 50, 1000) for s in (0.5, 3.0, 20.0)]
-    cases += [torch.randint(0, 3, (4, 12), generator=g).float(),  # many equal finite values
-              torch.zeros(2, 10), torch.tensor([[10.0, 0, 0, 0, 0], [0, 0, 0, 0, 10.0]]),
-              torch.tensor([[1.0, -INF, 2.0, -INF, 2.0, 0.5]])]  # already filtered
+    cases += [
+        torch.randint(0, 3, (4, 12), generator=g).float(),  # many equal finite values
+        torch.zeros(2, 10),
+        torch.tensor([[10.0, 0, 0, 0, 0], [0, 0, 0, 0, 10.0]]),
+        torch.tensor([[1.0, -INF, 2.0, -INF, 2.0, 0.5]]),
+    ]  # already filtered
     return [c.to(dtype) for c in cases for dtype in (torch.float32, torch.float64)]
 
 
@@ -188,35 +203,53 @@ def test_generate_greedy_matches_hf(course_lm, story_ids):
     model, _ = course_lm
     ours = S.generate(model, story_ids, 40, eos_token_id=None)
     assert ours.shape == (1, story_ids.size(1) + 40)
-    assert torch.equal(ours, hf_generate(model, story_ids, max_new_tokens=40, do_sample=False, eos_token_id=None))
+    assert torch.equal(
+        ours, hf_generate(model, story_ids, max_new_tokens=40, do_sample=False, eos_token_id=None)
+    )
 
 
 def test_generate_stops_right_after_eos(course_lm, story_ids):
     model, tok = course_lm
     ours = S.generate(model, story_ids, 40, eos_token_id=tok.eos_token_id)
     assert ours[0, -1].item() == tok.eos_token_id and ours.size(1) < story_ids.size(1) + 40
-    assert torch.equal(ours, hf_generate(model, story_ids, max_new_tokens=40, do_sample=False,
-                                         eos_token_id=tok.eos_token_id))
+    assert torch.equal(
+        ours, hf_generate(model, story_ids, max_new_tokens=40, do_sample=False, eos_token_id=tok.eos_token_id)
+    )
 
 
 def test_generate_with_stop_strings_matches_hf(course_lm, story_ids):
     model, tok = course_lm
     for stop in ["dinner", "went to", "Ben", "."]:
         ours = S.generate(model, story_ids, 40, stop_strings=[stop], tokenizer=tok)
-        hf = hf_generate(model, story_ids, max_new_tokens=40, do_sample=False, eos_token_id=None,
-                         stop_strings=[stop], tokenizer=tok)
+        hf = hf_generate(
+            model,
+            story_ids,
+            max_new_tokens=40,
+            do_sample=False,
+            eos_token_id=None,
+            stop_strings=[stop],
+            tokenizer=tok,
+        )
         assert torch.equal(ours, hf), stop
 
 
-@pytest.mark.parametrize("kw", [dict(temperature=1.0), dict(temperature=0.7, top_k=5),
-                                dict(temperature=1.3, top_p=0.9), dict(temperature=1.0, top_k=10, top_p=0.8)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(temperature=1.0),
+        dict(temperature=0.7, top_k=5),
+        dict(temperature=1.3, top_p=0.9),
+        dict(temperature=1.0, top_k=10, top_p=0.8),
+    ],
+)
 def test_seeded_sampling_matches_hf_token_for_token(course_lm, story_ids, kw):
     model, _ = course_lm
     for seed in range(3):
         torch.manual_seed(seed)
         # subtle: HF generate(do_sample=True) adds top_k=50 unless told top_k=0
-        hf = hf_generate(model, story_ids, max_new_tokens=25, do_sample=True, eos_token_id=None,
-                         **{"top_k": 0, **kw})
+        hf = hf_generate(
+            model, story_ids, max_new_tokens=25, do_sample=True, eos_token_id=None, **{"top_k": 0, **kw}
+        )
         ours = S.generate(model, story_ids, 25, generator=torch.Generator().manual_seed(seed), **kw)
         assert torch.equal(ours, hf), (kw, seed)
 
@@ -226,8 +259,16 @@ def test_beam_search_matches_hf(course_lm, story_ids, num_beams):
     model, _ = course_lm
     ours = S.beam_search(model, story_ids, num_beams, 25)
     # subtle: eos_token_id=None as a keyword switches EOS off (the prompt crosses <|endoftext|>)
-    hf = hf_generate(model, story_ids, max_new_tokens=25, do_sample=False, num_beams=num_beams,
-                     length_penalty=0.0, early_stopping=True, eos_token_id=None)
+    hf = hf_generate(
+        model,
+        story_ids,
+        max_new_tokens=25,
+        do_sample=False,
+        num_beams=num_beams,
+        length_penalty=0.0,
+        early_stopping=True,
+        eos_token_id=None,
+    )
     assert ours.shape == (1, story_ids.size(1) + 25) and torch.equal(ours, hf)
 
 

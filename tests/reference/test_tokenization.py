@@ -17,8 +17,15 @@ from reference.tokenization import (
 )
 
 CORPUS = " ".join(stories(200, seed=7))
-TEXTS = ["Once upon a time, Lily went to the park.", "aaabdaaabac", "", "x",
-         'Tom said, "Can I see?"\n\tTabs   and  spaces', "Ünïcödé, 漢字 and 😀 emoji", "ababababab"]
+TEXTS = [
+    "Once upon a time, Lily went to the park.",
+    "aaabdaaabac",
+    "",
+    "x",
+    'Tom said, "Can I see?"\n\tTabs   and  spaces',
+    "Ünïcödé, 漢字 and 😀 emoji",
+    "ababababab",
+]
 
 
 def test_get_pair_counts_counts_overlapping_pairs_in_first_occurrence_order():
@@ -74,11 +81,17 @@ def test_decode_replaces_invalid_utf8():
     assert decode([0xE2, 0x82, 0xAC], {}) == "€"
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: train_bpe(b"bytes", 300), "text"), (lambda: train_bpe("a", 100), "vocab_size"),
-    (lambda: train_bpe("a", 300.0), "vocab_size"), (lambda: encode(None, {}), "text"),
-    (lambda: decode([-1], {}), "ids"), (lambda: decode([256], {}), "ids"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: train_bpe(b"bytes", 300), "text"),
+        (lambda: train_bpe("a", 100), "vocab_size"),
+        (lambda: train_bpe("a", 300.0), "vocab_size"),
+        (lambda: encode(None, {}), "text"),
+        (lambda: decode([-1], {}), "ids"),
+        (lambda: decode([256], {}), "ids"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         call()
@@ -119,12 +132,20 @@ def test_training_matches_tokenizers_library_until_the_first_tie(text, n_merges)
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)  # the text is one word
-    trainer = trainers.BpeTrainer(vocab_size=256 + n_merges, special_tokens=[], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(
+        add_prefix_space=False, use_regex=False
+    )  # the text is one word
+    trainer = trainers.BpeTrainer(
+        vocab_size=256 + n_merges,
+        special_tokens=[],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator([text], trainer=trainer)
-    theirs = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
-              for m in json.loads(tok.to_str())["model"]["merges"]]
+    theirs = [
+        tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+        for m in json.loads(tok.to_str())["model"]["merges"]
+    ]
     merges = train_bpe(text, 256 + n_merges)
     b2u, spelled = bytes_to_unicode(), {}
     for i in range(256):
