@@ -5,7 +5,7 @@
     sh (joins the slot cgroup, ignores SIGINT) -> bwrap, as root: the namespaces and the filesystem
       -> prlimit -> setpriv (slot uid, no capabilities, no_new_privs)
       -> bwrap, as the slot uid: a user namespace that cannot create further ones (if the host allows)
-      -> python -m ipykernel_launcher
+      -> env --default-signal=INT -> python -m ipykernel_launcher
 
 bwrap runs as root because an unprivileged one cannot bind the interpreter under /root (mode 0700), and
 ``bwrap --uid`` started by root stays host root (shared/research/sandbox.md, variant D).
@@ -28,12 +28,13 @@ Not covered:
   namespaces are blocked inside only where an unprivileged bwrap works, see :func:`isolation_report`);
 - the total size of the work folder (RLIMIT_FSIZE caps one file; use a quota or a size-capped filesystem);
 - the kernel's own messages: it holds the connection file's HMAC key and writes every reply, so nothing it
-  says over ZMQ is evidence. Grade only from files validated on the host after the kernel is gone.
+  says over ZMQ is evidence. Grade only from files the host reads with :mod:`grader.safeio`;
+- the ipc folder is the kernel's: it could swap a socket for a symlink to another unix socket on the host,
+  which the grader's client would then reach (sending only its own signed Jupyter messages).
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -60,7 +61,11 @@ TMP_MB, SHM_MB = 256, 64  # private tmpfs sizes (their pages also count against 
 WRAPPER_TASKS = 3  # bwrap monitor + bwrap pid 1 + the inner bwrap: in the cgroup besides the submission
 ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "mime.types", "os-release")
 TOOLS = ("bwrap", "setpriv", "prlimit")
-_JOIN_CGROUPS = 'trap "" INT; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+# Runs as root before bwrap: join the slot cgroup(s) named before "--", ignore SIGINT, exec the rest.
+_JOIN_CGROUPS = 'trap "" INT; while [ "$1" != -- ]; do echo $$ >"$1"||exit 125; shift; done; shift; exec "$@"'
+# As the slot uid: a user namespace that may not create further ones (they widen the kernel's attack surface).
+_NO_USERNS = ["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent", "--bind", "/", "/",
+              "--dev-bind", "/dev", "/dev", "--"]
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -118,18 +123,20 @@ class BubblewrapLauncher:
         if not ok:
             raise SandboxUnavailable(f"bubblewrap sandbox: {reason}")
         if not 1000 <= uid_base < 2**31 - 1024:
-            raise ValueError(f"uid_base must be an unprivileged uid (1000 <= uid_base < 2**31-1024), got {uid_base}")
+            raise ValueError(f"uid_base must be an unprivileged uid (1000 .. 2**31-1024), got {uid_base}")
         self.assets = {name: _checked_asset(name, Path(path)) for name, path in (assets or {}).items()}
         self.uid_base = uid_base
         self.cgroup_support = cgroups.probe(cgroup_parent)
         self.nested_userns = _unprivileged_bwrap_works(uid_base)
-        self.notices = [] if self.cgroup_support.usable else [
-            f"no writable cgroup ({self.cgroup_support.reason}): memory is capped per process with "
-            "RLIMIT_AS (a submission can use more in several processes) and processes per uid with RLIMIT_NPROC"
-        ]
-        for notice in self.notices:
-            log.warning("sandbox: %s", notice)
+        self.notices: list[str] = []
+        if not self.cgroup_support.usable:
+            self.notices.append(
+                f"no writable cgroup ({self.cgroup_support.reason}): memory is capped per process with "
+                "RLIMIT_AS (several processes together can use more), processes per uid with RLIMIT_NPROC"
+            )
+            log.warning("sandbox: %s", self.notices[-1])
         self._cgroups: dict[int, cgroups.SlotCgroup] = {}
+        self._oom: dict[int, bool] = {}
         self._locks: dict[int, int] = {}
 
     def uid(self, slot: int) -> int:
@@ -162,18 +169,18 @@ class BubblewrapLauncher:
         self._lock(uid)
         _kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
         _prepare_run(run, uid)
-        procs_files: list[Path] = []
+        self._oom[slot] = False
+        procs_files: list[str] = []
         if self.cgroup_support.usable:
             group = cgroups.SlotCgroup(self.cgroup_support, f"grader-sandbox-{uid}")
             self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + WRAPPER_TASKS)
-            procs_files = group.procs_files
+            procs_files = [str(path) for path in group.procs_files]
         wrapper = [
-            "/bin/sh", "-c", _JOIN_CGROUPS, "sandbox", *map(str, procs_files), "--",
+            "/bin/sh", "-c", _JOIN_CGROUPS, "sandbox", *procs_files, "--",
             *self._bwrap_args(run), "--",
-            *_rlimit_args(limits, memory_by_rlimit=not procs_files), "--",
-            *_drop_to(uid),
-            *(["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent",
-               "--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--"] if self.nested_userns else []),
+            *_rlimit_args(limits, in_cgroup=bool(procs_files)), "--",
+            *_drop_to(uid), *(_NO_USERNS if self.nested_userns else []),
+            "env", "--default-signal=INT",  # only the wrappers ignore SIGINT, not the kernel's processes
         ]
         return SandboxKernelManager(
             wrapper=wrapper, uid=uid, kernel_name="python3", transport="ipc",
@@ -181,17 +188,24 @@ class BubblewrapLauncher:
         )
 
     def oom_killed(self, slot: int) -> bool:
-        """Whether the memory cgroup killed a process of the slot's kernel (valid until after_kernel)."""
+        """Whether the memory cgroup killed a process of the slot's latest kernel (also after it is gone)."""
         group = self._cgroups.get(slot)
-        return group is not None and group.oom_kills() > 0
+        return self._oom.get(slot, False) or (group is not None and group.oom_kills() > 0)
 
     def after_kernel(self, run: RunDir, slot: int) -> None:
-        """Kill every process left in the slot's cgroup or running as its uid; remove the cgroup."""
+        """Kill every process left in the slot's cgroup or running as its uid; remove the cgroup.
+
+        Never raises: what cannot be cleaned up now is logged, and retried before the slot's next kernel.
+        """
         uid = self.uid(slot)
         group = self._cgroups.pop(slot, None)
-        if group is not None:
-            group.remove()
-        _kill_uid(uid)
+        try:
+            if group is not None:
+                self._oom[slot] = group.oom_kills() > 0
+                group.remove()
+            _kill_uid(uid)
+        except (OSError, SandboxUnavailable) as exc:
+            log.warning("sandbox: slot %d (uid %d) not cleaned up: %s", slot, uid, exc)
         self._unlock(uid)
 
     def _bwrap_args(self, run: RunDir) -> list[str]:
@@ -208,7 +222,8 @@ class BubblewrapLauncher:
             *[a for f in ("passwd", "group", "hosts") for a in ("--ro-bind", str(etc / f), f"/etc/{f}")],
             "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
             "--proc", "/proc", "--dev", "/dev",
-            "--size", str(TMP_MB << 20), "--tmpfs", "/tmp", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
+            "--size", str(TMP_MB << 20), "--tmpfs", "/tmp",
+            "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
             *[a for bind in binds for a in bind],
             *[a for d in _mount_parents([dst for _, _, dst in binds]) for a in ("--chmod", "0755", d)],
             "--chmod", "0755", "/etc", "--chmod", "1777", "/tmp", "--chmod", "1777", "/dev/shm",
@@ -218,6 +233,8 @@ class BubblewrapLauncher:
         return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
 
     def _lock(self, uid: int) -> None:
+        import fcntl  # POSIX only; this module is also imported where the sandbox is unavailable
+
         if uid in self._locks:
             return
         path = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp") / f"grader-sandbox-{uid}.lock"
@@ -260,7 +277,8 @@ def isolation_report(cgroup_parent: str | None = None) -> list[tuple[str, str, s
     rows.append(("bwrap", "ok" if "bubblewrap" in version else "missing", version))
     rows.append(("running as root", "ok" if os.geteuid() == 0 else "no", f"euid {os.geteuid()}"))
     support = cgroups.probe(cgroup_parent)
-    rows.append(("cgroup memory+pids", f"v{support.version}" if support.usable else "fallback", support.reason))
+    status = f"v{support.version}" if support.usable else "fallback to rlimits"
+    rows.append(("cgroup memory+pids", status, support.reason))
     nested = ok and _unprivileged_bwrap_works(61000)
     rows.append(("user namespaces inside", "blocked" if nested else "not blocked",
                  "inner bwrap --disable-userns" if nested else "unprivileged bwrap does not work here"))
@@ -272,15 +290,24 @@ def _checked_asset(name: str, path: Path) -> Path:
         raise ValueError(f"asset name {name!r} must be letters, digits, '_', '.', '-' (it becomes a path)")
     if not path.exists():
         raise ValueError(f"asset {name!r}: {path} does not exist")
+    need = 0o005 if path.is_dir() else 0o004  # r-x for folders, r-- for files
+    if path.stat().st_mode & need != need:
+        raise ValueError(f"asset {name!r}: {path} must be readable by the sandbox uid: chmod -R o+rX {path}")
     return path.resolve()
 
 
 def _prepare_run(run: RunDir, uid: int) -> None:
-    """Give the run's folders to the slot uid; write the synthetic /etc files the sandbox sees."""
-    for folder in (run.work, run.ipc):
-        for parent, dirs, files in os.walk(folder):  # does not follow symlinks
-            for name in [".", *dirs, *files]:
-                os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
+    """Open the run's folders to the slot uid; write the synthetic /etc files the sandbox sees.
+
+    ``run.work`` becomes root:uid with mode 1770: the kernel may create files there, but the sticky bit
+    keeps it from renaming or removing what the grader put there (e.g. a folder for call inputs made
+    before the kernel starts), so the grader's paths cannot be swapped for symlinks. ``run.ipc`` is the
+    kernel's (it creates its sockets there).
+    """
+    os.chown(run.work, 0, uid)
+    os.chmod(run.work, 0o1770)
+    os.chown(run.ipc, uid, uid)
+    os.chmod(run.ipc, 0o700)
     etc = run.root / "sandbox-etc"
     etc.mkdir(mode=0o755, exist_ok=True)
     (etc / "passwd").write_text(f"student:x:{uid}:{uid}:student:{WORK_DIR}:/bin/sh\n")
@@ -288,16 +315,18 @@ def _prepare_run(run: RunDir, uid: int) -> None:
     (etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
 
 
-def _rlimit_args(limits: Limits, memory_by_rlimit: bool) -> list[str]:
+def _rlimit_args(limits: Limits, in_cgroup: bool) -> list[str]:
+    """prlimit's arguments. In a cgroup, memory and pids.max bind; RLIMIT_NPROC (per uid) is a backstop."""
     caps = {
-        "nproc": limits.max_processes + 1,  # + the inner bwrap, which runs as the slot uid too
+        # + the inner bwrap (slot uid); in a cgroup + all wrappers, so that pids.max is the limit that binds
+        "nproc": limits.max_processes + (WRAPPER_TASKS if in_cgroup else 1),
         "cpu": f"{limits.cpu_time_s}:{limits.cpu_time_s + 5}",  # SIGXCPU first, SIGKILL 5 s later
         "fsize": limits.file_size_mb << 20,
         "nofile": limits.open_files,
         "core": 0,
     }
-    if memory_by_rlimit:
-        caps["as"] = limits.memory_mb << 20
+    if not in_cgroup:
+        caps["as"] = limits.memory_mb << 20  # per process, and counts address space, not memory
     return ["prlimit", *[f"--{name}={value}" for name, value in caps.items()]]
 
 
@@ -354,7 +383,8 @@ def _uid_pids(uid: int) -> list[int]:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
         except OSError:
             continue
-        if str(uid) in fields.get("Uid", "").split()[:3] and not fields.get("State", "").strip().startswith("Z"):
+        zombie = fields.get("State", "").strip().startswith("Z")
+        if str(uid) in fields.get("Uid", "").split()[:3] and not zombie:
             found.append(int(status.parent.name))
     return found
 

@@ -1,0 +1,114 @@
+"""Starting, interrupting and cleaning up sandboxed kernels."""
+
+from __future__ import annotations
+
+import signal
+import time
+from statistics import median
+
+import pytest
+
+from grader.errors import SandboxUnavailable
+from grader.kernel import LocalLauncher, RunDir
+from grader.sandbox import BubblewrapLauncher, _uid_pids, isolation_report
+from grader.spec import Limits
+
+pytestmark = pytest.mark.slow  # real kernels
+
+
+def test_interrupt_stops_a_busy_loop_and_the_kernel_survives(fresh_kernel):
+    kernel = fresh_kernel()
+    msg_id = kernel.submit("while True:\n    pass")
+    time.sleep(1.0)
+    kernel.interrupt()
+    assert kernel.wait(msg_id, timeout=20).ename == "KeyboardInterrupt"
+    assert kernel.run("print(6 * 7)").stdout.strip() == "42"
+
+
+def test_setsid_escapees_are_gone_after_shutdown(fresh_kernel, launcher):
+    kernel = fresh_kernel()
+    kernel.run(
+        "import os, subprocess\n"
+        "subprocess.Popen(['setsid', 'sleep', '300'], start_new_session=True)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '301'])\n"
+        "    os._exit(0)\n"
+    )
+    uid = launcher.uid(kernel.slot)
+    assert len(_uid_pids(uid)) >= 3  # the kernel and two escapees
+    kernel.stop()
+    assert _uid_pids(uid) == []
+
+
+def test_after_kernel_kills_a_running_kernel_and_removes_its_cgroup(fresh_kernel, launcher):
+    kernel = fresh_kernel()
+    kernel.run("import subprocess\nsubprocess.Popen(['sleep', '300'])")
+    uid = launcher.uid(kernel.slot)
+    support = launcher.cgroup_support
+    folders = [parent / f"grader-sandbox-{uid}" for parent in (support.memory, support.pids) if parent]
+    assert all(folder.is_dir() for folder in folders)
+    launcher.after_kernel(kernel.run_dir, kernel.slot)
+    assert _uid_pids(uid) == []
+    assert not any(folder.exists() for folder in folders)
+
+
+def test_a_slot_uid_is_refused_to_a_second_grader(launcher, asset_dir, tmp_path):
+    other = BubblewrapLauncher(uid_base=launcher.uid_base)
+    run = RunDir(tmp_path / "run").create()
+    launcher.kernel_manager(run, Limits(), 5)
+    try:
+        with pytest.raises(SandboxUnavailable, match="uid_base"):
+            other.kernel_manager(run, Limits(), 5)
+    finally:
+        launcher.after_kernel(run, 5)
+
+
+def test_unregistered_asset_is_refused(launcher, tmp_path):
+    with pytest.raises(SandboxUnavailable, match="not registered"):
+        launcher.asset_path("other-model", tmp_path)
+
+
+def test_asset_must_be_readable_by_the_sandbox_uid(tmp_path):
+    private = tmp_path / "private-model"
+    private.mkdir(mode=0o700)
+    with pytest.raises(ValueError, match="o\\+rX"):
+        BubblewrapLauncher(assets={"model": private})
+
+
+def test_isolation_report_names_every_feature():
+    features = [row[0] for row in isolation_report()]
+    assert features == ["bubblewrap sandbox", "bwrap", "running as root", "cgroup memory+pids",
+                        "user namespaces inside"]
+
+
+def test_start_time_sandboxed_vs_local(fresh_kernel):
+    """Printed for the record (run with ``-s``), not asserted: this machine is shared and noisy."""
+    times: dict[str, list[float]] = {"local": [], "bubblewrap": []}
+    for _ in range(3):
+        for name, other in (("local", LocalLauncher()), ("bubblewrap", None)):
+            started = time.perf_counter()
+            kernel = fresh_kernel(other_launcher=other)
+            times[name].append(time.perf_counter() - started)
+            kernel.stop()
+    print({name: f"median {median(ts):.2f} s of {[round(t, 2) for t in ts]}" for name, ts in times.items()})
+
+
+def test_interrupt_reaches_the_kernels_child_processes(fresh_kernel):
+    kernel = fresh_kernel()
+    msg_id = kernel.submit(
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "child.wait()"
+    )
+    time.sleep(1.5)
+    kernel.interrupt()
+    assert kernel.wait(msg_id, timeout=20).ename == "KeyboardInterrupt"
+    assert kernel.value("child.wait(timeout=5)") != 0  # the child got SIGINT too, as under a terminal
+
+
+def test_sigint_to_the_wrapper_process_group_does_not_kill_the_sandbox(fresh_kernel):
+    kernel = fresh_kernel()
+    kernel.loop.run_until_complete(kernel.km.provisioner.send_signal(signal.SIGINT))  # jupyter's default way
+    time.sleep(0.5)
+    assert kernel.value("6 * 7") == 42
