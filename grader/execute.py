@@ -10,6 +10,7 @@ Nothing the kernel sends is trusted for grading: cell statuses only go into the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -133,6 +134,7 @@ class KernelSession:
         try:
             await self.client.async_execute_cell(cell, 0, store_history=False)
         except CellTimeoutError:
+            _cancel_orphaned_polls(self.client)
             return CellRecord(index, "timeout", f"did not finish within {timeout:g} s", time.monotonic() - started)
         except DeadKernelError:
             return CellRecord(index, "dead", "the kernel died (crash, os._exit or a resource limit)",
@@ -168,6 +170,19 @@ class KernelSession:
                 self.log.notes.append("the kernel was restarted and the completed cells were run again")
                 return True
         return False
+
+
+def _cancel_orphaned_polls(client: NotebookClient) -> None:
+    """Cancel the iopub reader nbclient leaves running after a cell timeout.
+
+    subtle: nbclient does not cancel its output-polling task on ``CellTimeoutError`` (it is a
+    ``CellControlSignal``), so that task keeps reading iopub and swallows the next cells' messages:
+    each later cell then waits out ``iopub_timeout`` and loses its output.
+    """
+    for task in asyncio.all_tasks():
+        frame = getattr(task.get_coro(), "cr_frame", None)
+        if frame is not None and frame.f_locals.get("self") is client and not task.done():
+            task.cancel()
 
 
 async def _kill(km) -> None:

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh machine: a virtual environment in .venv with the pinned CPU torch,
-# the project (editable) and its test tools, and the offline course models.
-# Idempotent: a second run only checks what is there.
+# Set up everything on a fresh machine: bubblewrap (the sandbox, when root on Debian/Ubuntu), a virtual
+# environment in .venv with the pinned CPU torch, the project (editable) with its test tools, and the
+# offline course model. Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null 2>&1 \
+    || echo "setup: could not install bubblewrap; grading will need --no-sandbox" >&2
 fi
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first and pinned: 2.13.0 is the CPU wheel these machines have on disk; anything else may
 # download a multi-GB CUDA build. The constraint keeps later installs from replacing it.
-.venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -c scripts/constraints.txt -e '.[dev]'
+quiet() { "$@" 2>&1 | grep -v -e "^WARNING: Location" -e "^$" || true; }
+quiet .venv/bin/pip install -q torch==2.13.0
+quiet .venv/bin/pip install -q -c scripts/constraints.txt -e '.[dev]'
+.venv/bin/python -c "import grader, reference, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-.venv/bin/python -m reference.models build >/dev/null
-echo "setup: ok (.venv ready, course models built)"
+.venv/bin/python -m reference.models build
+echo "setup: ok (.venv ready, course model built)"
