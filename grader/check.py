@@ -28,10 +28,15 @@ def find_bundle(notebook: Path) -> Path:
                        "and in its parent folders; pass --tests DIR)")
 
 
-def check_notebook(notebook: Path, tests: Path | None = None, launcher: Launcher | None = None
+def load_check_plan(notebook: Path, tests: Path | None = None) -> GradingPlan:
+    """The public-test plan for ``notebook``: from ``tests`` or the release folder it sits in."""
+    return load_bundle(tests or find_bundle(notebook))
+
+
+def check_notebook(notebook: Path, plan: GradingPlan | None = None, launcher: Launcher | None = None
                    ) -> tuple[SubmissionResult, GradingPlan, Path]:
     """Grade ``notebook`` on the public tests; return the result, the plan and the HTML report's path."""
-    plan = load_bundle(tests or find_bundle(notebook))
+    plan = plan or load_check_plan(notebook)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as workroot:
         result = asyncio.run(grade_submission(plan, notebook, notebook.stem, launcher or LocalLauncher(),
                                               Path(workroot)))

@@ -16,6 +16,11 @@ from rich.table import Table
 
 from grader.errors import GraderError
 
+# No Hugging Face hub at run time: a model name that is not a local folder fails at once instead of
+# retrying DNS for a minute. Progress bars would only clutter the batch log.
+for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+    os.environ.setdefault(_key, "1")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Autograder for the 'Engineering for LLMs' course.")
 console = Console(highlight=False)
 
@@ -43,9 +48,14 @@ def check(notebook: Path, tests: Path = typer.Option(None, help="The release's t
     """Run the public tests on your notebook and show the results (offline, CPU)."""
     from grader.check import check_notebook
 
-    console.print("[yellow]note:[/yellow] self-check runs your notebook in a plain local kernel (no sandbox).")
+    from grader.check import load_check_plan
+    from grader.isolation import choose_launcher
+
     try:
-        result, plan, report = check_notebook(notebook, tests)
+        plan = load_check_plan(notebook, tests)
+        launcher, notice = choose_launcher(plan.assets, require_sandbox=False)
+        console.print(f"[yellow]note:[/yellow] {notice}")
+        result, plan, report = check_notebook(notebook, plan, launcher)
     except GraderError as exc:
         _fail(exc)
     _print_result(result)
@@ -60,11 +70,12 @@ def grade(
     submissions: Path,
     out: Path = typer.Option(..., "--out", help="Folder for results, reports and the gradebook."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Kernels at once (default: number of cores)."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run submissions without isolation (trusted code only)."),
 ):
     """Grade a folder of submissions (<id>.ipynb files or <id>/ folders)."""
     from grader.batch import grade_all
     from grader.groundtruth import build_plan
-    from grader.kernel import LocalLauncher
+    from grader.isolation import choose_launcher
     from grader.spec import load_assignment
     from grader.submissions import find_submissions
 
@@ -72,15 +83,17 @@ def grade(
         spec = load_assignment(assignment)
         subs = find_submissions(submissions, Path(spec.spec.notebook).name)
         plan = build_plan(spec)
+        launcher, notice = choose_launcher(plan.assets, require_sandbox=not no_sandbox)
     except GraderError as exc:
         _fail(exc)
+    console.print(notice)
     if not subs:
         _fail(GraderError(f"{submissions}: no submissions found"))
 
     def done(r):
         console.print(f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)")
 
-    summary = asyncio.run(grade_all(plan, subs, out, LocalLauncher(), jobs or os.cpu_count(), done))
+    summary = asyncio.run(grade_all(plan, subs, out, launcher, jobs or os.cpu_count(), done))
     console.print(f"graded {summary.graded}/{len(summary.results)} submissions in {summary.seconds:.1f} s -> {out}")
 
 
@@ -96,6 +109,19 @@ def report(out: Path):
     for path in files:
         render_reports(SubmissionResult.load(path), out / "reports")
     console.print(f"rendered {len(files)} report(s) into {out / 'reports'}")
+
+
+@app.command()
+def doctor():
+    """Report what isolation this machine supports for grading."""
+    from grader.isolation import doctor as report
+
+    table = Table(title="isolation on this machine")
+    for column in ("feature", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for row in report():
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_result(result) -> None:

@@ -11,6 +11,7 @@ Nothing the kernel sends is trusted for grading: cell statuses only go into the 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -92,6 +93,7 @@ class KernelSession:
             await km.start_kernel(
                 cwd=str(self.run_dir.work), env=self.launcher.kernel_env(self.run_dir),
                 extra_arguments=["--HistoryManager.hist_file=:memory:"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # the kernel's own fds: never shown
             )
             client.kc = km.client()
             client.kc.start_channels()
@@ -137,10 +139,15 @@ class KernelSession:
             _cancel_orphaned_polls(self.client)
             return CellRecord(index, "timeout", f"did not finish within {timeout:g} s", time.monotonic() - started)
         except DeadKernelError:
-            return CellRecord(index, "dead", "the kernel died (crash, os._exit or a resource limit)",
-                              time.monotonic() - started)
+            return CellRecord(index, "dead", self._death_reason(), time.monotonic() - started)
         status = "error" if self._reply_status == "error" else "ok"
         return CellRecord(index, status, self._reply_message if status == "error" else "", time.monotonic() - started)
+
+    def _death_reason(self) -> str:
+        oom_killed = getattr(self.launcher, "oom_killed", None)
+        if oom_killed is not None and oom_killed(self.slot):
+            return f"the kernel ran out of memory (limit {self.limits.memory_mb} MB) and was killed"
+        return "the kernel died (a crash, os._exit or a resource limit)"
 
     async def _recover(self, record: CellRecord) -> bool:
         """Bring back a responsive kernel with the state of every completed cell. False if that failed."""

@@ -94,7 +94,7 @@ class _KernelCaller:
 
     async def __call__(self, function: str, kwargs: dict, repeat: int) -> harness.CallOutcome:
         self.count += 1
-        folder = f"io/call-{self.count}"
+        folder = f"{self.run.calls.name}/call-{self.count}"
         harness.write_inputs(self.run.work / folder, kwargs)
         remaining = self.deadline - time.monotonic()
         if remaining <= 1:

@@ -48,11 +48,16 @@ def call_source(function: str, folder: str, repeat: int) -> str:
 
 
 def write_inputs(folder: Path, kwargs: dict) -> None:
-    """Write the keyword arguments of one call into ``folder`` (created fresh)."""
-    folder.mkdir(parents=True, exist_ok=False)
+    """Write the keyword arguments of one call into ``folder``, created fresh in a grader-owned parent.
+
+    The folder is writable by everyone because the kernel (another uid in the sandbox) writes its result
+    there; only the sandbox can see it, and the host reads results without following links.
+    """
+    folder.mkdir(exist_ok=False)  # no parents=True: never create folders through a planted symlink
     json_bytes, tensor_bytes = wire.dumps(kwargs)
     (folder / "in.json").write_bytes(json_bytes)
     (folder / "in.safetensors").write_bytes(tensor_bytes)
+    folder.chmod(0o777)
 
 
 def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:

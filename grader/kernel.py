@@ -55,9 +55,16 @@ class RunDir:
     def ipc(self) -> Path:
         return self.root / "ipc"
 
+    @property
+    def calls(self) -> Path:
+        """Where the per-call input/output folders go; created by the grader before the kernel starts,
+        so the kernel cannot put a symlink in its place."""
+        return self.work / "io"
+
     def create(self) -> RunDir:
-        for folder in (self.work, self.ipc):
+        for folder in (self.work, self.ipc, self.calls):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.calls.chmod(0o755)
         return self
 
     def remove(self) -> None:
