@@ -139,7 +139,7 @@ def secret_env() -> tuple[str, str]:
 def shared_kernel(launcher, secret_env, tmp_path_factory):
     """One kernel for probes that change nothing; the grader's env carries a secret it must not pass on."""
     run = RunDir(tmp_path_factory.mktemp("shared") / "run").create()
-    (run.work / "io").mkdir(mode=0o755)  # what a grader prepares before the kernel starts
+    assert run.calls.is_dir()  # RunDir.create prepares it before the kernel starts
     (run.work / "given.txt").write_text("input")
     kernel = Kernel(launcher, run, Limits(), SHARED_SLOT)
     with pytest.MonkeyPatch.context() as mp:
