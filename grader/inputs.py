@@ -10,6 +10,10 @@ Each argument is a plain TOML value (number, string, bool, list) or an inline ta
     { token_id = ".", tokenizer = "course-lm" }            the id of a text that is exactly one token (an int)
     { model = "course-lm" }                                the asset's model (loaded where the call runs)
     { generator = 0 }                                      a torch.Generator seeded with 0
+    { text_file = "data/story.txt" }                      the text of a file in the assignment folder
+    { call = "reference.attention:causal_mask", args = { seq_len = 4 } }
+                                                           the value a reference function returns (so one
+                                                           function is graded on the reference's inputs)
     { tuple = [1, 2] }, { literal = {...} }                a tuple; any value taken as is
 
 Everything here runs on the host; the values are the same every time (seeded, CPU generator).
@@ -67,13 +71,24 @@ def _randint(spec: dict, folder, assets) -> torch.Tensor:
     return torch.randint(spec.get("low", 0), spec["high"], tuple(spec["randint"]), generator=g).to(_dtype(spec, "int64"))
 
 
+def _inside(folder: Path, name: str) -> Path:
+    path = (folder / name).resolve()
+    if folder.resolve() not in path.parents:
+        raise SpecError(f"file {name!r} is outside the assignment folder")
+    return path
+
+
 def _file(spec: dict, folder: Path, assets) -> torch.Tensor:
     from safetensors.torch import load_file
 
-    path = (folder / spec["file"]).resolve()
-    if folder.resolve() not in path.parents:
-        raise SpecError(f"file {spec['file']!r} is outside the assignment folder")
-    return load_file(str(path))[spec["key"]]
+    return load_file(str(_inside(folder, spec["file"])))[spec["key"]]
+
+
+def _call(spec: dict, folder: Path, assets) -> object:
+    from grader.groundtruth import run_reference
+
+    args = materialize(spec.get("args", {}), folder, assets, f"call {spec['call']}")
+    return run_reference(spec["call"], args, assets, f"input from {spec['call']}")
 
 
 def _asset(assets: dict[str, Path], name: str) -> Path:
@@ -108,6 +123,8 @@ _BUILDERS = {
     "token_id": _token_id,
     "model": lambda s, f, a: (_asset(a, s["model"]), Handle("model", s["model"]))[1],
     "generator": lambda s, f, a: Handle("generator", int(s["generator"])),
+    "text_file": lambda s, f, a: _inside(f, s["text_file"]).read_text(encoding="utf-8"),
+    "call": _call,
     "tuple": lambda s, f, a: tuple(_value(x, f, a, "tuple") for x in s["tuple"]),
     "literal": lambda s, f, a: s["literal"],
 }
