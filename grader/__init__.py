@@ -7,6 +7,18 @@ Library API (the CLI in grader/cli.py is a thin shell over these):
     grader.grade.grade_submission     grade one notebook against a plan
     grader.batch.grade_all            grade a folder of submissions in parallel
     grader.check.check_notebook       a student's self-check on the public tests
+    grader.check                      the same from inside a notebook: check("top_p_filter")
 """
 
 __version__ = "0.1.0"
+
+
+def check(function: str | None = None, namespace: dict | None = None):
+    """Self-check from inside a notebook: ``from grader import check; check("top_p_filter")`` or ``check()``.
+
+    Runs the public tests on the functions as they are defined right now in the notebook, with the same
+    cases and comparisons as final grading, prints a table and says how many hidden tests exist.
+    """
+    from grader.check import check_in_notebook
+
+    return check_in_notebook(function, namespace)

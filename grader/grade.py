@@ -82,7 +82,7 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
             result.questions = _all_failed(plan, "not_run", message)
         else:
             caller = _KernelCaller(session, run, deadline)
-            result.questions = [await _grade_question(q, caller, qi) for qi, q in enumerate(plan.questions)]
+            result.questions = [await grade_question(q, caller) for q in plan.questions]
         result.notes = session.log.notes
 
 
@@ -106,7 +106,8 @@ class _KernelCaller:
         return harness.read_outcome(self.run.work / folder, self.session.limits.return_bytes)
 
 
-async def _grade_question(question: QuestionPlan, caller, qi: int) -> QuestionResult:
+async def grade_question(question: QuestionPlan, caller) -> QuestionResult:
+    """Call and judge every case of one question; ``caller(function, kwargs, repeat)`` returns a CallOutcome."""
     total_weight = sum(c.weight for c in question.cases)
     tests, missing = [], None
     for case in question.cases:

@@ -9,6 +9,8 @@ error, reported as a :class:`CallOutcome` and never raised.
 from __future__ import annotations
 
 import json
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +29,12 @@ class CallOutcome:
     message: str = ""
 
 
+def _sources() -> list[str]:
+    return [Path(wire.__file__).read_text(), Path(kernel_side.__file__).read_text()]
+
+
 def install_source(assets: dict[str, str], max_bytes: int) -> str:
     """Code that defines the harness in the kernel as ``__grader_harness__`` (wire + kernel_side, one namespace)."""
-    sources = [Path(wire.__file__).read_text(), Path(kernel_side.__file__).read_text()]
     return (
         "def __grader_install(sources, assets, max_bytes):\n"
         "    import sys, types\n"
@@ -38,9 +43,18 @@ def install_source(assets: dict[str, str], max_bytes: int) -> str:
         "    for i, src in enumerate(sources):\n"
         "        exec(compile(src, f'<grader-harness-{i}>', 'exec'), module.__dict__)\n"
         "    return module.Harness(assets, get_ipython().user_ns, max_bytes)\n"
-        f"{HARNESS_NAME} = __grader_install({sources!r}, {assets!r}, {max_bytes!r})\n"
+        f"{HARNESS_NAME} = __grader_install({_sources()!r}, {assets!r}, {max_bytes!r})\n"
         "del __grader_install\n"
     )
+
+
+def harness_module() -> types.ModuleType:
+    """The same harness built in this process, for the in-notebook self-check (same code as in the kernel)."""
+    module = types.ModuleType("__grader_harness_module__")
+    sys.modules[module.__name__] = module
+    for i, src in enumerate(_sources()):
+        exec(compile(src, f"<grader-harness-{i}>", "exec"), module.__dict__)
+    return module
 
 
 def call_source(function: str, folder: str, repeat: int) -> str:
