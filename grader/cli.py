@@ -1,4 +1,4 @@
-"""The ``grader`` command: a thin shell over the library (release, check, grade, report).
+"""The ``grader`` command: a thin shell over the library (release, check, grade, report, validate, doctor).
 
 Exit status: 0 when the command did its job (a batch whose submissions failed still completed);
 1 with a one-line reason when the grader itself could not run.
@@ -109,6 +109,32 @@ def report(out: Path):
     for path in files:
         render_reports(SubmissionResult.load(path), out / "reports")
     console.print(f"rendered {len(files)} report(s) into {out / 'reports'}")
+
+
+@app.command()
+def validate(assignment: Path, no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel.")):
+    """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
+    nothing leaked. Exit 1 if any check fails."""
+    from grader.groundtruth import asset_paths
+    from grader.isolation import choose_launcher
+    from grader.spec import load_assignment
+    from grader.validate import validate as run_checks
+
+    try:
+        spec = load_assignment(assignment)
+        launcher, notice = choose_launcher(asset_paths(spec), require_sandbox=not no_sandbox)
+        console.print(notice)
+        findings = run_checks(spec, launcher)
+    except GraderError as exc:
+        _fail(exc)
+    table = Table(title=f"validate {spec.spec.id}")
+    for column in ("check", "result", "details"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        table.add_row(f.check, "[green]ok[/green]" if f.passed else "[red]FAILED[/red]", f.detail[:2000])
+    console.print(table)
+    if not all(f.passed for f in findings):
+        raise typer.Exit(1)
 
 
 @app.command()

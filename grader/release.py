@@ -71,7 +71,10 @@ def strip_hidden_tests(source: str, where: str) -> str:
 def student_notebook(assignment: Assignment):
     """The instructor notebook with solutions and hidden tests removed, outputs cleared, stamped."""
     path = assignment.notebook_path
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # JSON, unicode and schema errors alike
+        raise ReleaseError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})"[:500]) from None
     for index, cell in enumerate(nb.cells):
         where = f"{path}, cell {index + 1}"
         if cell.cell_type in ("code", "markdown"):

@@ -1,0 +1,20 @@
+"""``grader validate`` passes for every assignment in the course (run through the CLI, sandboxed if possible)."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from grader.cli import app
+from grader.isolation import sandbox_status
+
+pytestmark = pytest.mark.slow
+ASSIGNMENTS = sorted(p.parent for p in (Path(__file__).resolve().parents[2] / "assignments").glob("*/assignment.toml"))
+
+
+@pytest.mark.parametrize("folder", ASSIGNMENTS, ids=[a.name for a in ASSIGNMENTS])
+def test_validate_passes(folder):
+    args = ["validate", str(folder)] + ([] if sandbox_status()[0] else ["--no-sandbox"])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "FAILED" not in result.output and result.output.count(" ok ") == 4
