@@ -38,9 +38,14 @@ class BatchSummary:
         return sum(r.status == "graded" for r in self.results)
 
 
-async def grade_all(plan: GradingPlan, submissions: list[Submission], out: Path, launcher: Launcher,
-                    jobs: int | None = None, on_done: Callable[[SubmissionResult], None] | None = None
-                    ) -> BatchSummary:
+async def grade_all(
+    plan: GradingPlan,
+    submissions: list[Submission],
+    out: Path,
+    launcher: Launcher,
+    jobs: int | None = None,
+    on_done: Callable[[SubmissionResult], None] | None = None,
+) -> BatchSummary:
     """Grade every submission, at most ``jobs`` at once; write results and reports as each one finishes."""
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -86,6 +91,14 @@ def write_gradebook(results: list[SubmissionResult], plan: GradingPlan, path: Pa
         writer.writerow(["student_id", "status", "score", "max_score", *functions, "message"])
         for r in sorted(results, key=lambda r: r.student_id):
             by_name = {q.name: q.score for q in r.questions}
-            writer.writerow([r.student_id, r.status, f"{r.score:.4g}", f"{r.max_score:.4g}",
-                             *(f"{by_name.get(fn, 0.0):.4g}" for fn in functions), r.message])
+            writer.writerow(
+                [
+                    r.student_id,
+                    r.status,
+                    f"{r.score:.4g}",
+                    f"{r.max_score:.4g}",
+                    *(f"{by_name.get(fn, 0.0):.4g}" for fn in functions),
+                    r.message,
+                ]
+            )
     tmp.replace(path)

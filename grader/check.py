@@ -26,8 +26,10 @@ def find_bundle(notebook: Path) -> Path:
     try:
         return _find_bundle_from(notebook.resolve().parent)
     except ReleaseError:
-        raise ReleaseError(f"{notebook}: no public tests found (looked for tests/{BUNDLE_JSON} next to the notebook "
-                           "and in its parent folders; pass --tests DIR)") from None
+        raise ReleaseError(
+            f"{notebook}: no public tests found (looked for tests/{BUNDLE_JSON} next to the notebook "
+            "and in its parent folders; pass --tests DIR)"
+        ) from None
 
 
 def load_check_plan(notebook: Path, tests: Path | None = None) -> GradingPlan:
@@ -35,13 +37,15 @@ def load_check_plan(notebook: Path, tests: Path | None = None) -> GradingPlan:
     return load_bundle(tests or find_bundle(notebook))
 
 
-def check_notebook(notebook: Path, plan: GradingPlan | None = None, launcher: Launcher | None = None
-                   ) -> tuple[SubmissionResult, GradingPlan, Path]:
+def check_notebook(
+    notebook: Path, plan: GradingPlan | None = None, launcher: Launcher | None = None
+) -> tuple[SubmissionResult, GradingPlan, Path]:
     """Grade ``notebook`` on the public tests; return the result, the plan and the HTML report's path."""
     plan = plan or load_check_plan(notebook)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as workroot:
-        result = asyncio.run(grade_submission(plan, notebook, notebook.stem, launcher or LocalLauncher(),
-                                              Path(workroot)))
+        result = asyncio.run(
+            grade_submission(plan, notebook, notebook.stem, launcher or LocalLauncher(), Path(workroot))
+        )
     html, _ = render_reports(result, notebook.resolve().parent / ".feedback")
     return result, plan, html
 
@@ -106,7 +110,9 @@ def _find_bundle_from(folder: Path) -> Path:
     for candidate in [folder, *folder.parents][:4]:
         if (candidate / "tests" / BUNDLE_JSON).is_file():
             return candidate / "tests"
-    raise ReleaseError(f"no public tests found in {folder}/tests or its parents; open the notebook in its release folder")
+    raise ReleaseError(
+        f"no public tests found in {folder}/tests or its parents; open the notebook in its release folder"
+    )
 
 
 def _show(results, hidden: int) -> None:

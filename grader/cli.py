@@ -46,9 +46,7 @@ def release(assignment: Path, out: Path = typer.Option(..., "--out", help="Empty
 @app.command()
 def check(notebook: Path, tests: Path = typer.Option(None, help="The release's tests folder, if not found.")):
     """Run the public tests on your notebook and show the results (offline, CPU)."""
-    from grader.check import check_notebook
-
-    from grader.check import load_check_plan
+    from grader.check import check_notebook, load_check_plan
     from grader.isolation import choose_launcher
 
     try:
@@ -70,7 +68,9 @@ def grade(
     submissions: Path,
     out: Path = typer.Option(..., "--out", help="Folder for results, reports and the gradebook."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Kernels at once (default: number of cores)."),
-    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Run submissions without isolation (trusted code only)."),
+    no_sandbox: bool = typer.Option(
+        False, "--no-sandbox", help="Run submissions without isolation (trusted code only)."
+    ),
 ):
     """Grade a folder of submissions (<id>.ipynb files or <id>/ folders)."""
     from grader.batch import grade_all
@@ -93,7 +93,10 @@ def grade(
     def done(r):
         console.print(f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)")
 
-    summary = asyncio.run(grade_all(plan, subs, out, launcher, jobs or os.cpu_count(), done))
+    try:
+        summary = asyncio.run(grade_all(plan, subs, out, launcher, jobs or os.cpu_count(), done))
+    except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
+        _fail(exc)
     console.print(f"graded {summary.graded}/{len(summary.results)} submissions in {summary.seconds:.1f} s -> {out}")
 
 
@@ -112,7 +115,9 @@ def report(out: Path):
 
 
 @app.command()
-def validate(assignment: Path, no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel.")):
+def validate(
+    assignment: Path, no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel.")
+):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
     nothing leaked. Exit 1 if any check fails."""
     from grader.groundtruth import asset_paths

@@ -52,7 +52,8 @@ def _compare(expected, actual, close: CloseCompare | None, path: str) -> Verdict
     if isinstance(expected, (list, tuple)):
         if len(expected) != len(actual):
             return Verdict(False, f"{path}: expected {len(expected)} items, got {len(actual)}")
-        return _first_failure(_compare(e, a, close, f"{path}[{i}]") for i, (e, a) in enumerate(zip(expected, actual)))
+        pairs = enumerate(zip(expected, actual, strict=True))
+        return _first_failure(_compare(e, a, close, f"{path}[{i}]") for i, (e, a) in pairs)
     if isinstance(expected, dict):
         return _dicts(expected, actual, close, path)
     if expected == actual or (isinstance(expected, float) and math.isnan(expected) and math.isnan(actual)):
@@ -64,7 +65,9 @@ def _dicts(expected: dict, actual: dict, close, path: str) -> Verdict:
     missing = [k for k in expected if k not in actual]
     extra = [k for k in actual if k not in expected]
     if missing or extra:
-        parts = ([f"missing keys {_short(missing)}"] if missing else []) + ([f"extra keys {_short(extra)}"] if extra else [])
+        parts = ([f"missing keys {_short(missing)}"] if missing else []) + (
+            [f"extra keys {_short(extra)}"] if extra else []
+        )
         return Verdict(False, f"{path}: " + "; ".join(parts))
     verdict = _first_failure(_compare(v, actual[k], close, f"{path}[{k!r}]") for k, v in expected.items())
     if verdict.passed and list(expected) != list(actual):
@@ -82,7 +85,9 @@ def _tensors(expected: torch.Tensor, actual: torch.Tensor, close, path: str) -> 
         if torch.equal(expected, actual.to(expected.dtype)):
             return PASS
         bad = (expected != actual.to(expected.dtype)).nonzero()[0].tolist()
-        return Verdict(False, f"{path}: differs at {_pos(bad)}: expected {_item(expected, bad)}, got {_item(actual, bad)}")
+        return Verdict(
+            False, f"{path}: differs at {_pos(bad)}: expected {_item(expected, bad)}, got {_item(actual, bad)}"
+        )
     return _close_tensors(expected.double(), actual.double(), close, path)
 
 
@@ -94,8 +99,11 @@ def _close_tensors(expected: torch.Tensor, actual: torch.Tensor, close: CloseCom
     if inf_mismatch.any():
         bad = inf_mismatch.nonzero()[0].tolist()
         count = int(inf_mismatch.sum())
-        return Verdict(False, f"{path}: {count} element(s) differ in infinity, first at {_pos(bad)}: "
-                              f"expected {_item(expected, bad)}, got {_item(actual, bad)}")
+        return Verdict(
+            False,
+            f"{path}: {count} element(s) differ in infinity, first at {_pos(bad)}: "
+            f"expected {_item(expected, bad)}, got {_item(actual, bad)}",
+        )
     finite = torch.isfinite(expected)
     diff = torch.where(finite, (actual - expected).abs(), torch.zeros_like(expected))
     allowed = close.atol + close.rtol * expected.abs()
@@ -105,9 +113,12 @@ def _close_tensors(expected: torch.Tensor, actual: torch.Tensor, close: CloseCom
     flat = int(excess.argmax())
     bad = list(torch.unravel_index(torch.tensor(flat), expected.shape)) if expected.dim() else []
     bad = [int(i) for i in bad]
-    return Verdict(False, f"{path}: {int((excess > 0).sum())} of {expected.numel()} elements not close "
-                          f"(rtol={close.rtol:g}, atol={close.atol:g}); worst at {_pos(bad)}: expected "
-                          f"{_item(expected, bad)}, got {_item(actual, bad)} (difference {float(diff.flatten()[flat]):.3g})")
+    return Verdict(
+        False,
+        f"{path}: {int((excess > 0).sum())} of {expected.numel()} elements not close "
+        f"(rtol={close.rtol:g}, atol={close.atol:g}); worst at {_pos(bad)}: expected "
+        f"{_item(expected, bad)}, got {_item(actual, bad)} (difference {float(diff.flatten()[flat]):.3g})",
+    )
 
 
 def distribution(probs: torch.Tensor, draws, n_draws: int, alpha: float) -> Verdict:
@@ -143,8 +154,11 @@ def _row_fits(p: torch.Tensor, counts: torch.Tensor, level: float, row: int) -> 
     impossible = (p == 0) & (counts > 0)
     if impossible.any():
         token = int(impossible.nonzero()[0])
-        return Verdict(False, f"row {row}: drew token {token} {int(counts[token])} times, but its probability is 0 "
-                              "(it should have been filtered out)")
+        return Verdict(
+            False,
+            f"row {row}: drew token {token} {int(counts[token])} times, but its probability is 0 "
+            "(it should have been filtered out)",
+        )
     expected = p * n
     big = expected >= 5
     observed_bins = torch.cat([counts[big], counts[~big].sum().reshape(1)])
@@ -160,8 +174,11 @@ def _row_fits(p: torch.Tensor, counts: torch.Tensor, level: float, row: int) -> 
         return PASS
     freq = counts / n
     worst = int((freq - p).abs().argmax())
-    return Verdict(False, f"row {row}: the draws do not follow the expected distribution (chi-square p = {p_value:.2g}); "
-                          f"e.g. token {worst} was drawn {float(freq[worst]):.1%} of the time, expected {float(p[worst]):.1%}")
+    return Verdict(
+        False,
+        f"row {row}: the draws do not follow the expected distribution (chi-square p = {p_value:.2g}); "
+        f"e.g. token {worst} was drawn {float(freq[worst]):.1%} of the time, expected {float(p[worst]):.1%}",
+    )
 
 
 def _first_failure(verdicts) -> Verdict:

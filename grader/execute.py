@@ -84,16 +84,23 @@ class KernelSession:
         km = self.launcher.kernel_manager(self.run_dir, self.limits, self.slot)
         budget = self.client.output_budget if self.client else self.limits.output_bytes
         client = _BoundedClient(
-            nbformat.v4.new_notebook(), km=km, allow_errors=True, interrupt_on_timeout=False,
-            shutdown_kernel="immediate", startup_timeout=STARTUP_TIMEOUT_S, iopub_timeout=2,
+            nbformat.v4.new_notebook(),
+            km=km,
+            allow_errors=True,
+            interrupt_on_timeout=False,
+            shutdown_kernel="immediate",
+            startup_timeout=STARTUP_TIMEOUT_S,
+            iopub_timeout=2,
             on_cell_executed=self._on_executed,
         )
         client.output_budget = budget
         try:
             await km.start_kernel(
-                cwd=str(self.run_dir.work), env=self.launcher.kernel_env(self.run_dir),
+                cwd=str(self.run_dir.work),
+                env=self.launcher.kernel_env(self.run_dir),
                 extra_arguments=["--HistoryManager.hist_file=:memory:"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # the kernel's own fds: never shown
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,  # the kernel's own fds: never shown
             )
             client.kc = km.client()
             client.kc.start_channels()
@@ -220,4 +227,3 @@ async def run_notebook(session: KernelSession, nb, deadline: float) -> list[Cell
 
 def submission_deadline(limits: Limits) -> float:
     return time.monotonic() + limits.submission_timeout_s
-

@@ -45,12 +45,20 @@ def read_notebook(path: Path, max_bytes: int = 200_000_000):
     return nb
 
 
-async def grade_submission(plan: GradingPlan, notebook: Path, student_id: str, launcher: Launcher,
-                           workroot: Path, slot: int = 0) -> SubmissionResult:
+async def grade_submission(
+    plan: GradingPlan, notebook: Path, student_id: str, launcher: Launcher, workroot: Path, slot: int = 0
+) -> SubmissionResult:
     """Grade ``notebook`` for ``student_id``; ``workroot`` holds the temporary run folders."""
     started = time.monotonic()
-    result = SubmissionResult(student_id=student_id, assignment=plan.assignment, status="graded", score=0.0,
-                              max_score=plan.max_score, isolation=launcher.name, provenance=plan.provenance)
+    result = SubmissionResult(
+        student_id=student_id,
+        assignment=plan.assignment,
+        status="graded",
+        score=0.0,
+        max_score=plan.max_score,
+        isolation=launcher.name,
+        provenance=plan.provenance,
+    )
     try:
         nb = read_notebook(notebook)
     except (NotebookUnreadable, OSError) as exc:
@@ -78,7 +86,9 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
         assets = {name: launcher.asset_path(name, path) for name, path in plan.assets.items()}
         install = await session.run(harness.install_source(assets, plan.limits.return_bytes), -1, 60)
         if install.status != "ok":
-            message = f"the grading harness could not run in this notebook's kernel ({install.status} {install.message})"
+            message = (
+                f"the grading harness could not run in this notebook's kernel ({install.status} {install.message})"
+            )
             result.questions = _all_failed(plan, "not_run", message)
         else:
             caller = _KernelCaller(session, run, deadline)
@@ -120,8 +130,9 @@ async def grade_question(question: QuestionPlan, caller) -> QuestionResult:
         if outcome.status == "missing":
             missing = outcome.message
         tests.append(_judge(question, case, max_score, outcome))
-    return QuestionResult(name=question.function, score=sum(t.score for t in tests), max_score=question.points,
-                          tests=tests)
+    return QuestionResult(
+        name=question.function, score=sum(t.score for t in tests), max_score=question.points, tests=tests
+    )
 
 
 def _judge(question: QuestionPlan, case: CasePlan, max_score: float, outcome: harness.CallOutcome) -> TestResult:
@@ -142,9 +153,16 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: str, m
         output = f"{FAILURE_KINDS[kind]} ({HIDDEN_NOTE})"
     else:
         output = f"{FAILURE_KINDS[kind]}: {message}" if message else FAILURE_KINDS[kind]
-    return TestResult(name=f"{question.function}: {case.name}", question=question.function,
-                      score=max_score if passed else 0.0, max_score=max_score,
-                      status="passed" if passed else "failed", kind=kind, output=output, hidden=case.hidden)
+    return TestResult(
+        name=f"{question.function}: {case.name}",
+        question=question.function,
+        score=max_score if passed else 0.0,
+        max_score=max_score,
+        status="passed" if passed else "failed",
+        kind=kind,
+        output=output,
+        hidden=case.hidden,
+    )
 
 
 def _all_failed(plan: GradingPlan, kind: str, message: str) -> list[QuestionResult]:

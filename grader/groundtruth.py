@@ -46,8 +46,11 @@ def build_plan(assignment: Assignment) -> GradingPlan:
         for case in question.cases:
             where = f"{assignment.folder / 'assignment.toml'}: question '{question.function}', case '{case.name}'"
             args = materialize(case.args, assignment.folder, assets, where)
-            ref_args = args if case.reference_args is None else materialize(
-                case.reference_args, assignment.folder, assets, where)
+            ref_args = (
+                args
+                if case.reference_args is None
+                else materialize(case.reference_args, assignment.folder, assets, where)
+            )
             if isinstance(case.compare, DistributionCompare):  # probabilities never depend on random numbers
                 ref_args = {k: v for k, v in ref_args.items() if not (isinstance(v, Handle) and v.kind == "generator")}
             expected = run_reference(spec.reference_for(question, case), ref_args, assets, where)

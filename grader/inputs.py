@@ -28,8 +28,15 @@ import torch
 from grader.errors import SpecError
 from grader.wire import Handle
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-          "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "bool": torch.bool}
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "bool": torch.bool,
+}
 
 
 def materialize(args: dict, folder: Path, assets: dict[str, Path], where: str) -> dict:
@@ -68,7 +75,9 @@ def _randn(spec: dict, folder, assets) -> torch.Tensor:
 
 def _randint(spec: dict, folder, assets) -> torch.Tensor:
     g = torch.Generator().manual_seed(int(spec["seed"]))
-    return torch.randint(spec.get("low", 0), spec["high"], tuple(spec["randint"]), generator=g).to(_dtype(spec, "int64"))
+    return torch.randint(spec.get("low", 0), spec["high"], tuple(spec["randint"]), generator=g).to(
+        _dtype(spec, "int64")
+    )
 
 
 def _inside(folder: Path, name: str) -> Path:

@@ -29,8 +29,10 @@ def choose_launcher(assets: dict[str, Path], *, require_sandbox: bool) -> tuple[
 
         return BubblewrapLauncher(assets=assets), "sandbox: bubblewrap (own namespaces, unprivileged uid, limits)"
     if require_sandbox:
-        raise SandboxUnavailable(f"no sandbox on this machine ({reason}); install bubblewrap "
-                                 "(apt-get install bubblewrap) or pass --no-sandbox to run submissions unisolated")
+        raise SandboxUnavailable(
+            f"no sandbox on this machine ({reason}); install bubblewrap "
+            "(apt-get install bubblewrap) or pass --no-sandbox to run submissions unisolated"
+        )
     return LocalLauncher(), f"no sandbox ({reason}): notebooks run in a plain local kernel with time limits only"
 
 

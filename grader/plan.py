@@ -61,12 +61,18 @@ class GradingPlan:
     def public(self) -> GradingPlan:
         """The same plan without hidden cases (their number is kept per question)."""
         questions = [
-            QuestionPlan(q.function, q.points, [c for c in q.cases if not c.hidden], q.description,
-                         q.hidden_cases + sum(c.hidden for c in q.cases))
+            QuestionPlan(
+                q.function,
+                q.points,
+                [c for c in q.cases if not c.hidden],
+                q.description,
+                q.hidden_cases + sum(c.hidden for c in q.cases),
+            )
             for q in self.questions
         ]
-        return GradingPlan(self.assignment, self.title, self.version, self.limits, questions, dict(self.assets),
-                           dict(self.provenance))
+        return GradingPlan(
+            self.assignment, self.title, self.version, self.limits, questions, dict(self.assets), dict(self.provenance)
+        )
 
 
 def save_bundle(plan: GradingPlan, folder: Path) -> None:
@@ -74,13 +80,29 @@ def save_bundle(plan: GradingPlan, folder: Path) -> None:
     if any(c.hidden for q in plan.questions for c in q.cases):
         raise ReleaseError("refusing to write hidden cases into a bundle; call plan.public() first")
     body = {
-        "assignment": plan.assignment, "title": plan.title, "version": plan.version,
-        "limits": plan.limits.model_dump(), "provenance": plan.provenance,
+        "assignment": plan.assignment,
+        "title": plan.title,
+        "version": plan.version,
+        "limits": plan.limits.model_dump(),
+        "provenance": plan.provenance,
         "assets": sorted(plan.assets),
         "questions": [
-            {"function": q.function, "points": q.points, "description": q.description, "hidden_cases": q.hidden_cases,
-             "cases": [{"name": c.name, "compare": c.compare.model_dump(), "weight": c.weight,
-                        "args": c.args, "expected": c.expected} for c in q.cases]}
+            {
+                "function": q.function,
+                "points": q.points,
+                "description": q.description,
+                "hidden_cases": q.hidden_cases,
+                "cases": [
+                    {
+                        "name": c.name,
+                        "compare": c.compare.model_dump(),
+                        "weight": c.weight,
+                        "args": c.args,
+                        "expected": c.expected,
+                    }
+                    for c in q.cases
+                ],
+            }
             for q in plan.questions
         ],
     }
@@ -95,15 +117,34 @@ def load_bundle(folder: Path, assets_folder: Path | None = None) -> GradingPlan:
     try:
         body = wire.loads((folder / BUNDLE_JSON).read_bytes(), (folder / BUNDLE_TENSORS).read_bytes())
         questions = [
-            QuestionPlan(q["function"], float(q["points"]),
-                         [CasePlan(c["name"], _COMPARE.validate_python(c["compare"]), c["args"], c["expected"],
-                                   weight=float(c["weight"])) for c in q["cases"]],
-                         q["description"], int(q["hidden_cases"]))
+            QuestionPlan(
+                q["function"],
+                float(q["points"]),
+                [
+                    CasePlan(
+                        c["name"],
+                        _COMPARE.validate_python(c["compare"]),
+                        c["args"],
+                        c["expected"],
+                        weight=float(c["weight"]),
+                    )
+                    for c in q["cases"]
+                ],
+                q["description"],
+                int(q["hidden_cases"]),
+            )
             for q in body["questions"]
         ]
         assets = {name: (assets_folder or folder.parent / "assets") / name for name in body["assets"]}
-        return GradingPlan(body["assignment"], body["title"], body["version"], Limits(**body["limits"]),
-                           questions, assets, body["provenance"])
+        return GradingPlan(
+            body["assignment"],
+            body["title"],
+            body["version"],
+            Limits(**body["limits"]),
+            questions,
+            assets,
+            body["provenance"],
+        )
     except FileNotFoundError as exc:
         raise ReleaseError(f"{folder}: no test bundle here ({exc.filename} is missing)") from None
     except (wire.WireError, KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:

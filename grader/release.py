@@ -40,7 +40,11 @@ def strip_solutions(source: str, markdown: bool, where: str) -> str:
     for line in source.splitlines():
         if not inside and (m := begin.match(line)):
             inside, indent = True, ("" if markdown else m.group(1))
-            out += ["YOUR ANSWER HERE"] if markdown else [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+            out += (
+                ["YOUR ANSWER HERE"]
+                if markdown
+                else [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+            )
         elif inside and end.match(line):
             inside = False
         elif begin.match(line) or end.match(line):

@@ -38,8 +38,15 @@ class TestResult(BaseModel):
     hidden: bool = False
 
     def gradescope(self) -> dict:
-        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
-                "output": self.output, "visibility": "after_published" if self.hidden else "visible", "kind": self.kind}
+        return {
+            "name": self.name,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "output": self.output,
+            "visibility": "after_published" if self.hidden else "visible",
+            "kind": self.kind,
+        }
 
 
 class QuestionResult(BaseModel):
@@ -59,7 +66,8 @@ class SubmissionResult(BaseModel):
     student_id: str
     assignment: str
     status: Literal["graded", "invalid", "error"] = Field(
-        description="'graded'; 'invalid' when the file is not a usable notebook; 'error' when grading failed.")
+        description="'graded'; 'invalid' when the file is not a usable notebook; 'error' when grading failed."
+    )
     score: float
     max_score: float
     message: str = ""
@@ -81,13 +89,24 @@ class SubmissionResult(BaseModel):
             "max_score": self.max_score,
             "output": self.message,
             "tests": [t.gradescope() for t in self.tests],
-            "questions": [{"name": q.name, "score": round(q.score, 4), "max_score": q.max_score,
-                           "tests": [t.gradescope() for t in q.tests]} for q in self.questions],
+            "questions": [
+                {
+                    "name": q.name,
+                    "score": round(q.score, 4),
+                    "max_score": q.max_score,
+                    "tests": [t.gradescope() for t in q.tests],
+                }
+                for q in self.questions
+            ],
             "student_id": self.student_id,
             "assignment": self.assignment,
             "status": self.status,
-            "execution": {"cells": [c.model_dump() for c in self.cells], "notes": self.notes,
-                          "isolation": self.isolation, "seconds": round(self.seconds, 3)},
+            "execution": {
+                "cells": [c.model_dump() for c in self.cells],
+                "notes": self.notes,
+                "isolation": self.isolation,
+                "seconds": round(self.seconds, 3),
+            },
             "provenance": self.provenance,
         }
 
@@ -106,18 +125,40 @@ class SubmissionResult(BaseModel):
         import json
 
         data = json.loads(path.read_text())
-        questions = [QuestionResult(name=q["name"], score=q["score"], max_score=q["max_score"],
-                                    tests=[_test_from_gradescope(t, q["name"]) for t in q["tests"]])
-                     for q in data["questions"]]
+        questions = [
+            QuestionResult(
+                name=q["name"],
+                score=q["score"],
+                max_score=q["max_score"],
+                tests=[_test_from_gradescope(t, q["name"]) for t in q["tests"]],
+            )
+            for q in data["questions"]
+        ]
         execution = data.get("execution", {})
-        return cls(student_id=data["student_id"], assignment=data["assignment"], status=data["status"],
-                   score=data["score"], max_score=data["max_score"], message=data.get("output", ""),
-                   questions=questions, cells=[CellSummary(**c) for c in execution.get("cells", [])],
-                   notes=execution.get("notes", []), isolation=execution.get("isolation", ""),
-                   seconds=execution.get("seconds", 0.0), provenance=data.get("provenance", {}))
+        return cls(
+            student_id=data["student_id"],
+            assignment=data["assignment"],
+            status=data["status"],
+            score=data["score"],
+            max_score=data["max_score"],
+            message=data.get("output", ""),
+            questions=questions,
+            cells=[CellSummary(**c) for c in execution.get("cells", [])],
+            notes=execution.get("notes", []),
+            isolation=execution.get("isolation", ""),
+            seconds=execution.get("seconds", 0.0),
+            provenance=data.get("provenance", {}),
+        )
 
 
 def _test_from_gradescope(t: dict, question: str) -> TestResult:
-    return TestResult(name=t["name"], question=question, score=t["score"], max_score=t["max_score"],
-                      status=t["status"], kind=t.get("kind", "passed" if t["status"] == "passed" else "wrong"),
-                      output=t.get("output", ""), hidden=t.get("visibility") == "after_published")
+    return TestResult(
+        name=t["name"],
+        question=question,
+        score=t["score"],
+        max_score=t["max_score"],
+        status=t["status"],
+        kind=t.get("kind", "passed" if t["status"] == "passed" else "wrong"),
+        output=t.get("output", ""),
+        hidden=t.get("visibility") == "after_published",
+    )

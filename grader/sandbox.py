@@ -64,8 +64,19 @@ TOOLS = ("bwrap", "setpriv", "prlimit")
 # Runs as root before bwrap: join the slot cgroup(s) named before "--", ignore SIGINT, exec the rest.
 _JOIN_CGROUPS = 'trap "" INT; while [ "$1" != -- ]; do echo $$ >"$1"||exit 125; shift; done; shift; exec "$@"'
 # As the slot uid: a user namespace that may not create further ones (they widen the kernel's attack surface).
-_NO_USERNS = ["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent", "--bind", "/", "/",
-              "--dev-bind", "/dev", "/dev", "--"]
+_NO_USERNS = [
+    "bwrap",
+    "--unshare-user",
+    "--disable-userns",
+    "--die-with-parent",
+    "--bind",
+    "/",
+    "/",
+    "--dev-bind",
+    "/dev",
+    "/dev",
+    "--",
+]
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -109,16 +120,17 @@ class BubblewrapLauncher:
 
     ``assets`` maps a name to a host folder or file the kernel may read (bound at ``/assets/<name>``);
     register every asset here, before any kernel starts. ``uid_base + slot`` is the host uid of the
-    kernel in pool slot ``slot``; two graders on one machine need disjoint uid ranges (a lock file per
-    uid refuses a second user). ``cgroup_parent`` is a cgroup path for the slot cgroups (default: the
+    kernel in pool slot ``slot``; a lock file per uid keeps two graders on one machine apart (the second
+    takes free uids above ``uid_base + 1024``). ``cgroup_parent`` is a cgroup path for the slot cgroups (default: the
     grader's own; on cgroup v2 give an empty delegated cgroup).
     """
 
     name = "bubblewrap"
     isolated = True
 
-    def __init__(self, assets: Mapping[str, Path] | None = None, uid_base: int = 61000,
-                 cgroup_parent: str | None = None):
+    def __init__(
+        self, assets: Mapping[str, Path] | None = None, uid_base: int = 61000, cgroup_parent: str | None = None
+    ):
         ok, reason = available()
         if not ok:
             raise SandboxUnavailable(f"bubblewrap sandbox: {reason}")
@@ -138,11 +150,14 @@ class BubblewrapLauncher:
         self._cgroups: dict[int, cgroups.SlotCgroup] = {}
         self._oom: dict[int, bool] = {}
         self._locks: dict[int, int] = {}
+        self._slot_uids: dict[int, int] = {}
 
     def uid(self, slot: int) -> int:
+        """The host uid of slot ``slot``'s kernel: ``uid_base + slot``, unless another grader on this
+        machine holds that uid, in which case a free one above ``uid_base + 1024`` was taken."""
         if not 0 <= slot < 1024:
             raise ValueError(f"slot must be in 0..1023, got {slot}")
-        return self.uid_base + slot
+        return self._slot_uids.get(slot, self.uid_base + slot)
 
     def kernel_env(self, run: RunDir) -> dict[str, str]:
         """The kernel's whole environment, as set inside the sandbox (paths are the sandbox's)."""
@@ -165,8 +180,7 @@ class BubblewrapLauncher:
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         """A manager for a sandboxed kernel in ``run``; call :meth:`after_kernel` when it is gone."""
-        uid = self.uid(slot)
-        self._lock(uid)
+        uid = self._acquire(slot)
         _kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
         _prepare_run(run, uid)
         self._oom[slot] = False
@@ -176,15 +190,28 @@ class BubblewrapLauncher:
             self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + WRAPPER_TASKS)
             procs_files = [str(path) for path in group.procs_files]
         wrapper = [
-            "/bin/sh", "-c", _JOIN_CGROUPS, "sandbox", *procs_files, "--",
-            *self._bwrap_args(run), "--",
-            *_rlimit_args(limits, in_cgroup=bool(procs_files)), "--",
-            *_drop_to(uid), *(_NO_USERNS if self.nested_userns else []),
-            "env", "--default-signal=INT",  # only the wrappers ignore SIGINT, not the kernel's processes
+            "/bin/sh",
+            "-c",
+            _JOIN_CGROUPS,
+            "sandbox",
+            *procs_files,
+            "--",
+            *self._bwrap_args(run),
+            "--",
+            *_rlimit_args(limits, in_cgroup=bool(procs_files)),
+            "--",
+            *_drop_to(uid),
+            *(_NO_USERNS if self.nested_userns else []),
+            "env",
+            "--default-signal=INT",  # only the wrappers ignore SIGINT, not the kernel's processes
         ]
         return SandboxKernelManager(
-            wrapper=wrapper, uid=uid, kernel_name="python3", transport="ipc",
-            ip=str(run.ipc / "k"), connection_file=str(run.ipc / "kernel.json"),
+            wrapper=wrapper,
+            uid=uid,
+            kernel_name="python3",
+            transport="ipc",
+            ip=str(run.ipc / "k"),
+            connection_file=str(run.ipc / "kernel.json"),
         )
 
     def oom_killed(self, slot: int) -> bool:
@@ -207,6 +234,7 @@ class BubblewrapLauncher:
         except (OSError, SandboxUnavailable) as exc:
             log.warning("sandbox: slot %d (uid %d) not cleaned up: %s", slot, uid, exc)
         self._unlock(uid)
+        self._slot_uids.pop(slot, None)
 
     def _bwrap_args(self, run: RunDir) -> list[str]:
         ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
@@ -215,38 +243,81 @@ class BubblewrapLauncher:
         binds += [("--bind", str(run.work), WORK_DIR), ("--bind", str(run.ipc), str(run.ipc))]
         etc = run.root / "sandbox-etc"
         args = [
-            "bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
-            "--ro-bind", "/usr", "/usr", *_usr_merge_links(),
+            "bwrap",
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            *_usr_merge_links(),
             *[a for f in ETC_FILES for a in ("--ro-bind-try", f"/etc/{f}", f"/etc/{f}")],
             *[a for f in ("passwd", "group", "hosts") for a in ("--ro-bind", str(etc / f), f"/etc/{f}")],
-            "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(TMP_MB << 20), "--tmpfs", "/tmp",
-            "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
+            "--ro-bind-try",
+            "/sys/devices/system/cpu",
+            "/sys/devices/system/cpu",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--size",
+            str(TMP_MB << 20),
+            "--tmpfs",
+            "/tmp",
+            "--size",
+            str(SHM_MB << 20),
+            "--tmpfs",
+            "/dev/shm",
             *[a for bind in binds for a in bind],
             *[a for d in _mount_parents([dst for _, _, dst in binds]) for a in ("--chmod", "0755", d)],
-            "--chmod", "0755", "/etc", "--chmod", "1777", "/tmp", "--chmod", "1777", "/dev/shm",
-            "--remount-ro", "/", "--chdir", WORK_DIR, "--clearenv",
+            "--chmod",
+            "0755",
+            "/etc",
+            "--chmod",
+            "1777",
+            "/tmp",
+            "--chmod",
+            "1777",
+            "/dev/shm",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            WORK_DIR,
+            "--clearenv",
         ]
         env = self.kernel_env(run)
         return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
 
-    def _lock(self, uid: int) -> None:
+    def _acquire(self, slot: int) -> int:
+        """Lock a host uid for ``slot``: its own one if free, else the first free one above the pool's range
+        (two graders on one machine must never share a uid: its process budget and cleanup are per uid)."""
+        preferred = self.uid(slot)
+        if preferred in self._locks:
+            return preferred
+        for uid in (preferred, *range(self.uid_base + 1024, self.uid_base + 1024 + 4096)):
+            if uid not in self._locks and self._try_lock(uid):
+                self._slot_uids[slot] = uid
+                return uid
+        raise SandboxUnavailable(f"no free sandbox uid from {self.uid_base}: too many graders on this machine")
+
+    def _try_lock(self, uid: int) -> bool:
         import fcntl  # POSIX only; this module is also imported where the sandbox is unavailable
 
-        if uid in self._locks:
-            return
         path = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp") / f"grader-sandbox-{uid}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise SandboxUnavailable(
-                f"uid {uid} is in use by another grader on this machine ({path}); give it another uid_base"
-            ) from None
+            return False
         self._locks[uid] = fd
+        return True
 
     def _unlock(self, uid: int) -> None:
         fd = self._locks.pop(uid, None)
@@ -280,8 +351,13 @@ def isolation_report(cgroup_parent: str | None = None) -> list[tuple[str, str, s
     status = f"v{support.version}" if support.usable else "fallback to rlimits"
     rows.append(("cgroup memory+pids", status, support.reason))
     nested = ok and _unprivileged_bwrap_works(61000)
-    rows.append(("user namespaces inside", "blocked" if nested else "not blocked",
-                 "inner bwrap --disable-userns" if nested else "unprivileged bwrap does not work here"))
+    rows.append(
+        (
+            "user namespaces inside",
+            "blocked" if nested else "not blocked",
+            "inner bwrap --disable-userns" if nested else "unprivileged bwrap does not work here",
+        )
+    )
     return rows
 
 
@@ -331,8 +407,16 @@ def _rlimit_args(limits: Limits, in_cgroup: bool) -> list[str]:
 
 
 def _drop_to(uid: int) -> list[str]:
-    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--no-new-privs", "--"]
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
 
 
 def _usr_merge_links() -> list[str]:

@@ -18,10 +18,10 @@ Errors name the file, the field and what was expected (see :func:`load_assignmen
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grader.errors import SpecError

@@ -45,4 +45,6 @@ def _from_student_folder(folder: Path, notebook_name: str) -> Submission:
     chosen = named[0] if named else max(notebooks, key=lambda p: p.stat().st_mtime)
     rule = f"named {notebook_name}" if named else "the most recently modified"
     others = ", ".join(p.name for p in notebooks if p != chosen)
-    return Submission(folder.name, chosen, f"{len(notebooks)} notebooks found; graded {chosen.name} ({rule}); ignored {others}")
+    return Submission(
+        folder.name, chosen, f"{len(notebooks)} notebooks found; graded {chosen.name} ({rule}); ignored {others}"
+    )

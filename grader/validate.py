@@ -42,15 +42,26 @@ def validate(assignment: Assignment, launcher: Launcher) -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         tmp = Path(tmp)
         solution = _grade(plan, assignment.notebook_path, launcher, tmp)
-        findings.append(Finding("instructor solution earns full marks", solution.score == plan.max_score,
-                                f"{solution.score:.4g} / {plan.max_score:.4g}" + _failures(solution)))
+        findings.append(
+            Finding(
+                "instructor solution earns full marks",
+                solution.score == plan.max_score,
+                f"{solution.score:.4g} / {plan.max_score:.4g}" + _failures(solution),
+            )
+        )
         template = _grade(plan, release(assignment, tmp / "release", plan), launcher, tmp)
         unclean = [t for t in template.tests if t.kind not in CLEAN_TEMPLATE_KINDS]
-        findings.append(Finding("released template earns zero without grader errors",
-                                template.score == 0 and template.status == "graded" and not unclean,
-                                f"{template.score:.4g} points" + "".join(f"; {t.name}: {t.output}" for t in unclean)))
+        findings.append(
+            Finding(
+                "released template earns zero without grader errors",
+                template.score == 0 and template.status == "graded" and not unclean,
+                f"{template.score:.4g} points" + "".join(f"; {t.name}: {t.output}" for t in unclean),
+            )
+        )
         leaks = audit_release(tmp / "release", assignment, plan)
-        findings.append(Finding("release leaks no solution, reference code or hidden case", not leaks, "; ".join(leaks)))
+        findings.append(
+            Finding("release leaks no solution, reference code or hidden case", not leaks, "; ".join(leaks))
+        )
     return findings
 
 
@@ -63,8 +74,12 @@ def _failures(result) -> str:
 
 
 def _deterministic(a: GradingPlan, b: GradingPlan) -> Finding:
-    differing = [f"{qa.function}: {ca.name}" for qa, qb in zip(a.questions, b.questions)
-                 for ca, cb in zip(qa.cases, qb.cases) if not _identical(ca.expected, cb.expected)]
+    differing = [
+        f"{qa.function}: {ca.name}"
+        for qa, qb in zip(a.questions, b.questions, strict=True)
+        for ca, cb in zip(qa.cases, qb.cases, strict=True)
+        if not _identical(ca.expected, cb.expected)
+    ]
     return Finding("ground truth is deterministic (computed twice)", not differing, "; ".join(differing))
 
 
@@ -72,7 +87,7 @@ def _identical(x, y) -> bool:
     if isinstance(x, torch.Tensor):
         return isinstance(y, torch.Tensor) and x.dtype == y.dtype and x.shape == y.shape and torch.equal(x, y)
     if isinstance(x, (list, tuple)):
-        return type(x) is type(y) and len(x) == len(y) and all(_identical(p, q) for p, q in zip(x, y))
+        return type(x) is type(y) and len(x) == len(y) and all(_identical(p, q) for p, q in zip(x, y, strict=True))
     if isinstance(x, dict):
         return list(x) == list(y) and all(_identical(x[k], y[k]) for k in x)
     return x == y or (x != x and y != y)  # NaN equals NaN here
@@ -83,13 +98,19 @@ def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> li
     text = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file())
     solution, visible = _notebook_lines(assignment.notebook_path)
     leaks = [f"solution line {line!r}" for line in sorted(solution) if line in text]
-    reference = {line.strip() for p in REFERENCE_SOURCE.rglob("*.py") for line in p.read_text().splitlines()
-                 if len(line.strip()) > 30} - visible  # signatures shared by contract are visible by design
+    reference = {
+        line.strip()
+        for p in REFERENCE_SOURCE.rglob("*.py")
+        for line in p.read_text().splitlines()
+        if len(line.strip()) > 30
+    } - visible  # signatures shared by contract are visible by design
     leaks += [f"reference source line {line!r}" for line in sorted(reference) if line in text]
     leaks += [f"code file {p.relative_to(folder)}" for p in folder.rglob("*.py")]
     hidden = [(q.function, c) for q in plan.questions for c in q.cases if c.hidden]
     leaks += [f"hidden case name {f}: {c.name!r}" for f, c in hidden if c.name in text]
-    released = [t for q in load_bundle(folder / "tests").questions for c in q.cases for t in _tensors((c.args, c.expected))]
+    released = [
+        t for q in load_bundle(folder / "tests").questions for c in q.cases for t in _tensors((c.args, c.expected))
+    ]
     for function, case in hidden:
         for t in _tensors((case.args, case.expected)):
             if t.numel() > 4 and any(r.shape == t.shape and r.dtype == t.dtype and torch.equal(r, t) for r in released):

@@ -56,32 +56,41 @@ def encode(value, max_bytes: int | None = None) -> tuple[dict, dict[str, torch.T
             raise WireError(f"value too large: more than {max_bytes} bytes of tensor data")
         return _add(tensors, t)
 
-    def enc(v, depth):
-        if depth > MAX_DEPTH:
-            raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
-        if v is None or isinstance(v, (bool, str)):
-            return v
-        if isinstance(v, int):
-            return int(v)
-        if isinstance(v, float):
-            return v if math.isfinite(v) else {"$float": repr(v)}
-        if isinstance(v, torch.Tensor):
-            return {"$tensor": add(v)}
-        if type(v).__module__ == "numpy" and hasattr(v, "dtype"):
-            if getattr(v, "ndim", 0) == 0:  # numpy scalar
-                return enc(v.item(), depth + 1)
-            return {"$ndarray": add(torch.from_numpy(v.copy()))}
-        if isinstance(v, Handle):
-            return {f"${v.kind}": v.value}
-        if isinstance(v, list):
-            return [enc(x, depth + 1) for x in v]
-        if isinstance(v, tuple):
-            return {"$tuple": [enc(x, depth + 1) for x in v]}
-        if isinstance(v, dict):
-            return {"$dict": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
-        raise WireError(f"cannot send a value of type {type(v).__module__}.{type(v).__qualname__}")
+    return {"value": _enc(value, 0, add)}, tensors
 
-    return {"value": enc(value, 0)}, tensors
+
+def _enc(v, depth: int, add):
+    """The JSON tree of ``v``; ``add(tensor)`` stores a tensor and returns its name."""
+    if depth > MAX_DEPTH:
+        raise WireError(f"value nested deeper than {MAX_DEPTH} levels")
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return _scalar(v)
+    if isinstance(v, torch.Tensor):
+        return {"$tensor": add(v)}
+    if type(v).__module__ == "numpy" and hasattr(v, "dtype"):
+        if getattr(v, "ndim", 0) == 0:  # numpy scalar
+            return _enc(v.item(), depth + 1, add)
+        return {"$ndarray": add(torch.from_numpy(v.copy()))}
+    if isinstance(v, Handle):
+        return {f"${v.kind}": v.value}
+    if isinstance(v, list):
+        return [_enc(x, depth + 1, add) for x in v]
+    if isinstance(v, tuple):
+        return {"$tuple": [_enc(x, depth + 1, add) for x in v]}
+    if isinstance(v, dict):
+        return {"$dict": [[_enc(k, depth + 1, add), _enc(x, depth + 1, add)] for k, x in v.items()]}
+    raise WireError(f"cannot send a value of type {type(v).__module__}.{type(v).__qualname__}")
+
+
+def _scalar(v):
+    """Plain builtins only (a subclass with a lying ``__eq__`` becomes its plain value)."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, str):
+        return str(v)
+    return float(v) if math.isfinite(v) else {"$float": repr(float(v))}
 
 
 def _add(tensors: dict, t: torch.Tensor) -> str:
@@ -122,7 +131,7 @@ def decode(tree, tensors: dict[str, torch.Tensor]):
             return [dec(x, depth + 1) for x in node]
         if not isinstance(node, dict) or len(node) != 1:
             raise WireError("malformed value: expected a tagged object with one key")
-        (tag, body), = node.items()
+        ((tag, body),) = node.items()
         return _decode_tagged(tag, body, tensors, lambda x: dec(x, depth + 1))
 
     return dec(tree, 0)

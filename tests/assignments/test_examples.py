@@ -6,10 +6,10 @@ the points of each function that does not earn full marks. ``template`` is the r
 
 import asyncio
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from grader.batch import GRADEBOOK, grade_all
 from grader.grade import HIDDEN_NOTE
@@ -38,7 +38,9 @@ def batch(request, tmp_path_factory):
     shutil.copy(release(assignment, released, plan), subs / "template.ipynb")
     out = tmp_path_factory.mktemp("out")
     launcher, _ = choose_launcher(plan.assets, require_sandbox=False)
-    summary = asyncio.run(grade_all(plan, find_submissions(subs, Path(assignment.spec.notebook).name), out, launcher, jobs=2))
+    summary = asyncio.run(
+        grade_all(plan, find_submissions(subs, Path(assignment.spec.notebook).name), out, launcher, jobs=2)
+    )
     expected = tomllib.loads((folder / "examples" / "expected.toml").read_text())
     return plan, {r.student_id: r for r in summary.results}, out, expected
 

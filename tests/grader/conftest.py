@@ -13,7 +13,10 @@ from grader.spec import Limits, load_assignment
 REPO = Path(__file__).resolve().parents[2]
 
 GREEDY = "import torch\ndef greedy_next_token(logits):\n    return logits.argmax(dim=-1)\n"
-SOFTMAX = "import torch\ndef softmax_with_temperature(logits, temperature):\n    return torch.softmax(logits / temperature, dim=-1)\n"
+SOFTMAX = (
+    "import torch\ndef softmax_with_temperature(logits, temperature):\n"
+    "    return torch.softmax(logits / temperature, dim=-1)\n"
+)
 
 MINI_SPEC = """
 id = "mini"

@@ -1,6 +1,5 @@
 """The self-check inside a notebook: a real kernel runs ``from grader import check; check(...)``."""
 
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -21,10 +20,12 @@ def _code(notebook: Path) -> list[str]:
 def _run(folder: Path, cells: list[str]) -> str:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
-    NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
-                     for c in nb.cells for o in c.outputs)
+    NotebookClient(
+        nb, timeout=120, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    return "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells for o in c.outputs
+    )
 
 
 @pytest.fixture(scope="module")

@@ -128,8 +128,10 @@ def test_wrong_shapes_dtypes_and_counts_are_named():
 
 def test_false_failure_rate_is_at_most_alpha():
     """Calibration: at alpha = 0.05 a correct sampler fails about 5% of cases or fewer (pooled chi-square)."""
-    failures = sum(not distribution(probs_at(0.7), draws_of(multinomial_sampler, 500, 0.7, seed), 500, 0.05).passed
-                   for seed in range(200))
+    failures = sum(
+        not distribution(probs_at(0.7), draws_of(multinomial_sampler, 500, 0.7, seed), 500, 0.05).passed
+        for seed in range(200)
+    )
     assert failures / 200 <= 0.08
 
 

@@ -72,17 +72,22 @@ def test_wrong_values_explain_what_differs(mini_plan, tmp_path):
 
 
 def test_printing_or_faking_a_score_changes_nothing(mini_plan, tmp_path):
-    fake = "print('{\"score\": 100, \"max_score\": 3}')\nimport json\nopen('results.json', 'w').write('{\"score\": 100}')"
+    fake = (
+        "print('{\"score\": 100, \"max_score\": 3}')\nimport json\nopen('results.json', 'w').write('{\"score\": 100}')"
+    )
     result = grade(mini_plan, notebook(tmp_path, "fake", fake, SOFTMAX), tmp_path)
     assert scores(result) == {"greedy_next_token": 0.0, "softmax_with_temperature": 2.0}
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("notjson.ipynb", b"this is not json", "not a readable notebook"),
-    ("empty.ipynb", b"", "not a readable notebook"),
-    ("script.py", b"def greedy_next_token(x): pass", "not a notebook (expected a .ipynb file)"),
-    ("v3.ipynb", b'{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}', "nbformat 3"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("notjson.ipynb", b"this is not json", "not a readable notebook"),
+        ("empty.ipynb", b"", "not a readable notebook"),
+        ("script.py", b"def greedy_next_token(x): pass", "not a notebook (expected a .ipynb file)"),
+        ("v3.ipynb", b'{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}', "nbformat 3"),
+    ],
+)
 def test_broken_files_get_a_clear_invalid_status(mini_plan, tmp_path, name, content, reason):
     path = tmp_path / name
     path.write_bytes(content)

@@ -1,8 +1,7 @@
 """The release: a template notebook and public tests, and nothing an instructor must keep to themselves."""
 
-from pathlib import Path
-
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -21,15 +20,22 @@ SAMPLING = REPO / "assignments" / "03-sampling"
 def test_solution_regions_become_the_nbgrader_stub_with_indentation_kept():
     source = "def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
     assert strip_solutions(source, False, "cell") == (
-        "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+        "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    )
 
 
 def test_markdown_solutions_become_your_answer_here():
     assert strip_solutions("Q?\n### BEGIN SOLUTION\nsecret\n### END SOLUTION", True, "c") == "Q?\nYOUR ANSWER HERE"
 
 
-@pytest.mark.parametrize("source", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
-                                    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "### BEGIN SOLUTION\nx = 1",
+        "x = 1\n### END SOLUTION",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
+    ],
+)
 def test_unbalanced_markers_are_an_error_naming_the_cell(source):
     with pytest.raises(ReleaseError, match="nb.ipynb, cell 3"):
         strip_solutions(source, False, "nb.ipynb, cell 3")
@@ -60,8 +66,11 @@ def test_the_leak_audit_is_not_vacuous(released, sampling_plan, tmp_path):
     leaky = tmp_path / "leaky"
     shutil.copytree(released, leaky)
     solution_line = sorted(_notebook_lines(SAMPLING / "sampling.ipynb")[0])[0]
-    reference_line = next(line.strip() for line in (REPO / "reference" / "sampling.py").read_text().splitlines()
-                          if len(line.strip()) > 40 and "sorted_logits" in line)
+    reference_line = next(
+        line.strip()
+        for line in (REPO / "reference" / "sampling.py").read_text().splitlines()
+        if len(line.strip()) > 40 and "sorted_logits" in line
+    )
     hidden = next(c for q in sampling_plan.questions for c in q.cases if c.hidden)
     (leaky / "notes.txt").write_text("\n".join([solution_line, reference_line, hidden.name]))
     leaks = audit_release(leaky, load_assignment(SAMPLING), sampling_plan)

@@ -36,8 +36,14 @@ def test_the_sampling_assignment_loads():
     a = load_assignment(REPO / "assignments" / "03-sampling")
     assert a.spec.max_score == sum(q.points for q in a.spec.questions)
     assert {q.function for q in a.spec.questions} == {
-        "softmax_with_temperature", "greedy_next_token", "top_k_filter", "top_p_filter",
-        "sample_next_token", "generate", "beam_search"}
+        "softmax_with_temperature",
+        "greedy_next_token",
+        "top_k_filter",
+        "top_p_filter",
+        "sample_next_token",
+        "generate",
+        "beam_search",
+    }
 
 
 def test_defaults_fill_in_compare_and_limits(tmp_path):
@@ -77,7 +83,7 @@ def test_unknown_field_is_an_error_not_silently_ignored(tmp_path):
 
 
 def test_duplicate_functions_and_case_names_are_rejected(tmp_path):
-    doubled = MINIMAL + MINIMAL[MINIMAL.index("[[questions]]"):]
+    doubled = MINIMAL + MINIMAL[MINIMAL.index("[[questions]]") :]
     with pytest.raises(SpecError, match="repeated"):
         load_assignment(write(tmp_path, doubled))
 

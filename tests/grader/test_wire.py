@@ -10,11 +10,24 @@ import torch
 from grader import wire
 
 
-@pytest.mark.parametrize("value", [
-    None, True, 3, -2.5, "text é", [1, 2, [3]], (1, "a"), {(1, 2): 3, (0, 0): 1},
-    {"a": torch.arange(6).reshape(2, 3)}, [torch.randn(2, 2), torch.tensor([True, False])],
-    float("inf"), float("-inf"), torch.empty(0, 4),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        3,
+        -2.5,
+        "text é",
+        [1, 2, [3]],
+        (1, "a"),
+        {(1, 2): 3, (0, 0): 1},
+        {"a": torch.arange(6).reshape(2, 3)},
+        [torch.randn(2, 2), torch.tensor([True, False])],
+        float("inf"),
+        float("-inf"),
+        torch.empty(0, 4),
+    ],
+)
 def test_values_round_trip(value):
     back = wire.loads(*wire.dumps(value))
     assert _same(back, value)
@@ -24,7 +37,7 @@ def _same(a, b):
     if isinstance(b, torch.Tensor):
         return isinstance(a, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
     if isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(b, dict):
         return list(a) == list(b) and all(_same(a[k], b[k]) for k in b)
     return a == b or (isinstance(b, float) and math.isnan(b) and math.isnan(a))
@@ -54,13 +67,16 @@ def test_encoding_refuses_too_much_tensor_data_before_copying():
         wire.dumps(torch.zeros(1000), max_bytes=100)
 
 
-@pytest.mark.parametrize("tree", [
-    {"value": {"$pickle": "x"}},
-    {"value": {"$tensor": "t9"}},
-    {"value": {"a": 1, "b": 2}},
-    {"nothing": 1},
-    {"value": {"$dict": [[[1], 2]]}},
-])
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"value": {"$pickle": "x"}},
+        {"value": {"$tensor": "t9"}},
+        {"value": {"a": 1, "b": 2}},
+        {"nothing": 1},
+        {"value": {"$dict": [[[1], 2]]}},
+    ],
+)
 def test_malformed_data_is_refused(tree):
     with pytest.raises(wire.WireError):
         wire.loads(json.dumps(tree).encode(), b"")

@@ -53,15 +53,19 @@ def test_after_kernel_kills_a_running_kernel_and_removes_its_cgroup(fresh_kernel
     assert not any(folder.exists() for folder in folders)
 
 
-def test_a_slot_uid_is_refused_to_a_second_grader(launcher, asset_dir, tmp_path):
+def test_two_graders_on_one_machine_never_share_a_uid(launcher, asset_dir, tmp_path):
     other = BubblewrapLauncher(uid_base=launcher.uid_base)
-    run = RunDir(tmp_path / "run").create()
+    run, other_run = RunDir(tmp_path / "run").create(), RunDir(tmp_path / "other").create()
     launcher.kernel_manager(run, Limits(), 5)
     try:
-        with pytest.raises(SandboxUnavailable, match="uid_base"):
-            other.kernel_manager(run, Limits(), 5)
+        other.kernel_manager(other_run, Limits(), 5)
+        try:
+            assert other.uid(5) != launcher.uid(5) and other.uid(5) >= launcher.uid_base + 1024
+        finally:
+            other.after_kernel(other_run, 5)
     finally:
         launcher.after_kernel(run, 5)
+    assert other.uid(5) == other.uid_base + 5  # released: the next kernel prefers its own uid again
 
 
 def test_unregistered_asset_is_refused(launcher, tmp_path):
