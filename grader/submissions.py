@@ -1,7 +1,9 @@
 """Finding the submissions in a folder: one notebook per student, keyed by a student id.
 
 Layouts: a folder of ``<id>.ipynb`` files, or a folder of ``<id>/`` folders each holding the student's
-notebook. In a student folder with several notebooks, the one named like the assignment's notebook wins,
+notebook. In a flat folder, any other file is a submission too (a ``.py`` handed in instead of a
+notebook gets a clear "invalid" result), except the folder's own documentation and data:
+``README*`` and ``.md``, ``.toml``, ``.csv``, ``.yml`` files are skipped. In a student folder with several notebooks, the one named like the assignment's notebook wins,
 else the most recently modified one (the choice is reported in the result's notes).
 """
 
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+
+
+NOT_SUBMISSIONS = {".md", ".toml", ".csv", ".yml", ".yaml"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,9 @@ def find_submissions(folder: Path, notebook_name: str) -> list[Submission]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.is_symlink():
             continue
-        if entry.is_file():  # whatever it is: a wrong file type gets a clear per-student message
+        if entry.is_file() and (entry.suffix in NOT_SUBMISSIONS or entry.name.upper().startswith("README")):
+            continue
+        if entry.is_file():  # whatever else it is: a wrong file type gets a clear per-student message
             found.append(Submission(entry.stem, entry))
         elif entry.is_dir():
             found.append(_from_student_folder(entry, notebook_name))
