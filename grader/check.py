@@ -90,7 +90,7 @@ def check_in_notebook(function: str | None = None, namespace: dict | None = None
         raise ValueError(f"no public tests for {function!r}; graded functions: {[q.function for q in plan.questions]}")
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         caller = _InProcessCaller(plan, namespace, Path(tmp))
-        results = [_run_now(grade_question(q, caller)) for q in questions]
+        results = [_run_now(grade_question(q, caller, plan.assets)) for q in questions]
     _show(results, sum(q.hidden_cases for q in questions))
     return results
 

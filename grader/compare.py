@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from grader.spec import CloseCompare, DistributionCompare, ExactCompare
+from grader.spec import CloseCompare, DistributionCompare, PromptCompare, RagCompare
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,19 @@ class Verdict:
 PASS = Verdict(True)
 
 
-def compare(rule: ExactCompare | CloseCompare | DistributionCompare, expected, actual) -> Verdict:
+def compare(rule, expected, actual, observed: dict | None = None, args: dict | None = None, resolve=None) -> Verdict:
+    """Judge ``actual`` against ``expected``. Only the ``rag`` rule uses what the call ``observed``, the case's
+    ``args`` and ``resolve`` (handle -> the host's model or tokenizer)."""
     if isinstance(rule, DistributionCompare):
         return distribution(expected, actual, rule.draws, rule.alpha)
+    if isinstance(rule, RagCompare):
+        from grader.rag import judge
+
+        return judge(expected, actual, observed, args or {}, resolve)
+    if isinstance(rule, PromptCompare):
+        from grader.rag import judge_prompt
+
+        return judge_prompt(expected, actual)
     return _compare(expected, actual, rule if isinstance(rule, CloseCompare) else None, "result")
 
 

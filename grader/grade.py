@@ -92,7 +92,7 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
             result.questions = _all_failed(plan, "not_run", message)
         else:
             caller = _KernelCaller(session, run, deadline)
-            result.questions = [await grade_question(q, caller) for q in plan.questions]
+            result.questions = [await grade_question(q, caller, plan.assets) for q in plan.questions]
         result.notes = session.log.notes
 
 
@@ -116,8 +116,15 @@ class _KernelCaller:
         return harness.read_outcome(self.run.work / folder, self.session.limits.return_bytes)
 
 
-async def grade_question(question: QuestionPlan, caller) -> QuestionResult:
-    """Call and judge every case of one question; ``caller(function, kwargs, repeat)`` returns a CallOutcome."""
+async def grade_question(question: QuestionPlan, caller, assets: dict[str, Path] | None = None) -> QuestionResult:
+    """Call and judge every case of one question; ``caller(function, kwargs, repeat)`` returns a CallOutcome.
+    ``assets`` are the host's asset folders, for comparisons that need the model (RAG)."""
+
+    def resolve(handle):
+        from grader.groundtruth import resolve_handle
+
+        return resolve_handle(handle, assets or {})
+
     total_weight = sum(c.weight for c in question.cases)
     tests, missing = [], None
     for case in question.cases:
@@ -129,17 +136,19 @@ async def grade_question(question: QuestionPlan, caller) -> QuestionResult:
         outcome = await caller(question.function, case.args, repeat)
         if outcome.status == "missing":
             missing = outcome.message
-        tests.append(_judge(question, case, max_score, outcome))
+        tests.append(_judge(question, case, max_score, outcome, resolve))
     return QuestionResult(
         name=question.function, score=sum(t.score for t in tests), max_score=question.points, tests=tests
     )
 
 
-def _judge(question: QuestionPlan, case: CasePlan, max_score: float, outcome: harness.CallOutcome) -> TestResult:
+def _judge(
+    question: QuestionPlan, case: CasePlan, max_score: float, outcome: harness.CallOutcome, resolve
+) -> TestResult:
     if outcome.status != "ok":
         kind = outcome.status if outcome.status in FAILURE_KINDS else "invalid_output"
         return _test(question, case, max_score, kind, outcome.message)
-    verdict = compare(case.compare, case.expected, outcome.value)
+    verdict = compare(case.compare, case.expected, outcome.value, outcome.observed, case.args, resolve)
     if verdict.passed:
         return _test(question, case, max_score, "passed", "")
     return _test(question, case, max_score, "wrong", verdict.message)

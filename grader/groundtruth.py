@@ -81,6 +81,11 @@ def _reference_callable(target: str, where: str):
     return function
 
 
+def resolve_handle(handle: Handle, assets: dict[str, Path]):
+    """The host's object for an input handle (model, tokenizer, generator, embedder), on the CPU."""
+    return _resolve(handle, assets, torch.device("cpu"))
+
+
 def _resolve(value, assets: dict[str, Path], dev: torch.device):
     if isinstance(value, torch.Tensor):
         return value.to(dev)
@@ -88,7 +93,20 @@ def _resolve(value, assets: dict[str, Path], dev: torch.device):
         return value
     if value.kind == "generator":
         return torch.Generator(dev).manual_seed(int(value.value))
+    if value.kind == "tokenizer":
+        return _load_tokenizer(str(assets[value.value]))
+    if value.kind == "embedder":
+        from grader.kernel_side import LookupEmbedder  # the same lookup the kernel gets
+
+        return LookupEmbedder(value.value["texts"], value.value["vectors"])
     return _load_model(str(assets[value.value]), str(dev))
+
+
+@lru_cache(maxsize=4)
+def _load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
 
 
 @lru_cache(maxsize=4)

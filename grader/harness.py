@@ -27,6 +27,7 @@ class CallOutcome:
     status: str
     value: object = None
     message: str = ""
+    observed: dict | None = None  # what recording inputs saw during the call (e.g. the texts tokenized)
 
 
 def _sources() -> list[str]:
@@ -85,6 +86,7 @@ def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
     if not isinstance(result, dict) or not isinstance(result.get("status"), str):
         return CallOutcome("invalid_output", message="the call's result is malformed")
     if result["status"] == "ok":
-        return CallOutcome("ok", value=result.get("value"))
+        observed = result.get("observed")
+        return CallOutcome("ok", value=result.get("value"), observed=observed if isinstance(observed, dict) else None)
     message = result.get("message")
     return CallOutcome(result["status"], message=message if isinstance(message, str) else json.dumps(message)[:500])

@@ -1,6 +1,7 @@
 """Turning a case's ``args`` from the spec into values: seeded tensors, files, literals and handles.
 
-Each argument is a plain TOML value (number, string, bool, list) or an inline table with one of:
+Each argument is a plain TOML value (number, string, bool, list) or an inline table whose first key
+names its kind:
 
     { tensor = [[1.0, 2.0]], dtype = "float32" }           a literal tensor
     { randn = [4, 50], seed = 1, scale = 3.0 }             seeded standard normal * scale (+ shift)
@@ -9,6 +10,10 @@ Each argument is a plain TOML value (number, string, bool, list) or an inline ta
     { encode = "Once upon a time", tokenizer = "course-lm" } token ids (1, L) from an asset's tokenizer
     { token_id = ".", tokenizer = "course-lm" }            the id of a text that is exactly one token (an int)
     { model = "course-lm" }                                the asset's model (loaded where the call runs)
+    { tokenizer = "course-lm" }                            the asset's tokenizer (records the texts it is given)
+    { embedder = "course-lm", texts = ["question", "documents"] }
+                                                           an embed(list[str]) -> (N, D) function that knows
+                                                           exactly the texts of those arguments
     { generator = 0 }                                      a torch.Generator seeded with 0
     { text_file = "data/story.txt" }                      the text of a file in the assignment folder
     { call = "reference.attention:causal_mask", args = { seq_len = 4 } }
@@ -40,8 +45,23 @@ DTYPES = {
 
 
 def materialize(args: dict, folder: Path, assets: dict[str, Path], where: str) -> dict:
-    """Return the keyword arguments of a call; ``where`` names the case in error messages."""
-    return {name: _value(spec, folder, assets, f"{where}, argument '{name}'") for name, spec in args.items()}
+    """Return the keyword arguments of a call; ``where`` names the case in error messages.
+
+    Embedders are built last: their lookup table embeds the texts of other arguments.
+    """
+    values = {
+        name: _value(spec, folder, assets, f"{where}, argument '{name}'")
+        for name, spec in args.items()
+        if not _is_embedder(spec)
+    }
+    for name, spec in args.items():
+        if _is_embedder(spec):
+            values[name] = _guard(f"{where}, argument '{name}'", "embedder", spec, _embedder, spec, assets, values)
+    return {name: values[name] for name in args}
+
+
+def _is_embedder(spec) -> bool:
+    return isinstance(spec, dict) and next(iter(spec), None) == "embedder"
 
 
 def _value(spec, folder: Path, assets: dict[str, Path], where: str):
@@ -49,15 +69,19 @@ def _value(spec, folder: Path, assets: dict[str, Path], where: str):
         return [_value(x, folder, assets, where) for x in spec]
     if not isinstance(spec, dict):
         return spec
-    kinds = [k for k in _BUILDERS if k in spec]
-    if len(kinds) != 1:
-        raise SpecError(f"{where}: an inline table needs exactly one of {sorted(_BUILDERS)}, got keys {sorted(spec)}")
+    kind = next(iter(spec), None)  # the first key names the kind of input
+    if kind not in _BUILDERS:
+        raise SpecError(f"{where}: an inline table must start with one of {sorted(_BUILDERS)}, got keys {list(spec)}")
+    return _guard(where, kind, spec, _BUILDERS[kind], spec, folder, assets)
+
+
+def _guard(where: str, kind: str, spec: dict, build, *args):
     try:
-        return _BUILDERS[kinds[0]](spec, folder, assets)
+        return build(*args)
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, OSError) as exc:
-        raise SpecError(f"{where}: cannot build {kinds[0]!r} input from {spec}: {exc}") from None
+        raise SpecError(f"{where}: cannot build {kind!r} input from {spec}: {exc}") from None
 
 
 def _dtype(spec: dict, default: str) -> torch.dtype:
@@ -113,6 +137,25 @@ def _encode(spec: dict, folder, assets) -> torch.Tensor:
     return torch.tensor([tokenizer.encode(spec["encode"])], dtype=torch.int64)
 
 
+def _embedder(spec: dict, assets: dict[str, Path], siblings: dict) -> Handle:
+    """A lookup-table embedder over the texts of the arguments named in ``texts``, embedded on the host by
+    the reference embedder of the asset. In the kernel, embedding any other text is an error."""
+    from transformers import AutoTokenizer
+
+    from grader.groundtruth import _load_model
+    from reference.retrieval import course_embedder
+
+    texts: list[str] = []
+    for name in spec["texts"]:
+        value = siblings[name]
+        for text in [value] if isinstance(value, str) else value:
+            if text not in texts:
+                texts.append(text)
+    path = _asset(assets, spec["embedder"])
+    embed = course_embedder(_load_model(str(path), "cpu"), AutoTokenizer.from_pretrained(str(path)))
+    return Handle("embedder", {"texts": texts, "vectors": embed(texts).detach().cpu()})
+
+
 def _token_id(spec: dict, folder, assets) -> int:
     from transformers import AutoTokenizer
 
@@ -131,6 +174,7 @@ _BUILDERS = {
     "encode": _encode,
     "token_id": _token_id,
     "model": lambda s, f, a: (_asset(a, s["model"]), Handle("model", s["model"]))[1],
+    "tokenizer": lambda s, f, a: (_asset(a, s["tokenizer"]), Handle("tokenizer", s["tokenizer"]))[1],
     "generator": lambda s, f, a: Handle("generator", int(s["generator"])),
     "text_file": lambda s, f, a: _inside(f, s["text_file"]).read_text(encoding="utf-8"),
     "call": _call,

@@ -7,7 +7,8 @@ data, and every comparison happens on the host on the values it wrote.
 
 Per call the host writes ``<folder>/in.json`` + ``in.safetensors`` (keyword arguments) and runs
 ``__grader_harness__.call(name, folder, repeat)``; the harness writes ``out.json`` (+ ``out.safetensors``):
-    {"status": "ok", "value": ...}             the return value (a list of values when repeat > 1)
+    {"status": "ok", "value": ..., "observed": {...}}   the return value (a list when repeat > 1), and what
+                                                recording inputs saw (texts tokenized or embedded), if any
     {"status": "missing" | "not_callable" | "exception" | "too_large" | "unencodable", "message": ...}
 """
 
@@ -25,6 +26,7 @@ class Harness:
     def __init__(self, assets: dict[str, str], user_ns: dict, max_bytes: int, seed: int = 0):
         self.assets, self.user_ns, self.max_bytes, self.seed = assets, user_ns, max_bytes, seed
         self._models: dict = {}
+        self._observers: list = []
 
     def call(self, name: str, folder: str, repeat: int = 1) -> None:
         try:
@@ -48,12 +50,16 @@ class Harness:
             json_bytes = f_json.read()
         with open(os.path.join(folder, "in.safetensors"), "rb") as f_st:
             kwargs = loads(json_bytes, f_st.read())
+        self._observers = []
         resolved = {key: self._resolve(value) for key, value in kwargs.items()}  # one generator for all repeats
         outputs = []
         for i in range(repeat):
             torch.manual_seed(self.seed + i)  # for functions that use the global RNG
             outputs.append(function(**resolved))
-        return {"status": "ok", "value": outputs if repeat > 1 else outputs[0]}
+        result = {"status": "ok", "value": outputs if repeat > 1 else outputs[0]}
+        if self._observers:
+            result["observed"] = {name: list(texts) for name, texts in self._observers}
+        return result
 
     def _resolve(self, value):
         if not isinstance(value, Handle):
@@ -63,12 +69,69 @@ class Harness:
         if value.kind == "generator":
             return torch.Generator().manual_seed(int(value.value))
         if value.kind == "model":
-            if value.value not in self._models:
-                from transformers import AutoModelForCausalLM
-
-                self._models[value.value] = AutoModelForCausalLM.from_pretrained(self.assets[value.value])
-            return self._models[value.value].eval()
+            return self._load("model", value.value).eval()
+        if value.kind == "tokenizer":
+            recorder = RecordingTokenizer(self._load("tokenizer", value.value))
+            self._observers.append(("tokenized", recorder.texts))
+            return recorder
+        if value.kind == "embedder":
+            embedder = LookupEmbedder(value.value["texts"], value.value["vectors"])
+            self._observers.append(("embedded", embedder.texts))
+            return embedder
         raise ValueError(f"unknown input handle {value.kind!r}")
+
+    def _load(self, kind: str, name: str):
+        if (kind, name) not in self._models:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            loader = AutoModelForCausalLM if kind == "model" else AutoTokenizer
+            self._models[kind, name] = loader.from_pretrained(self.assets[name])
+        return self._models[kind, name]
+
+
+class RecordingTokenizer:
+    """The real tokenizer, noting every text it is asked to tokenize (what the prompt really was)."""
+
+    def __init__(self, tokenizer):
+        self._tokenizer, self.texts = tokenizer, []
+
+    def _note(self, text):
+        for t in [text] if isinstance(text, str) else text if isinstance(text, (list, tuple)) else []:
+            if isinstance(t, str):
+                self.texts.append(t)
+
+    def __call__(self, text=None, *args, **kwargs):
+        self._note(text)
+        return self._tokenizer(text, *args, **kwargs)
+
+    def encode(self, text, *args, **kwargs):
+        self._note(text)
+        return self._tokenizer.encode(text, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)
+
+
+class LookupEmbedder:
+    """embed(list[str]) -> (N, D): embeddings the host computed for exactly the case's texts."""
+
+    def __init__(self, texts, vectors):
+        self._rows = {text: i for i, text in enumerate(texts)}
+        self._vectors, self.texts = vectors, []
+
+    def __call__(self, texts):
+        import torch
+
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of strings, not one string")
+        texts = list(texts)
+        unknown = [t for t in texts if t not in self._rows]
+        if unknown:
+            raise ValueError(
+                f"embed() was given a text that is neither the question nor a document: {unknown[0][:80]!r}"
+            )
+        self.texts.extend(texts)
+        return self._vectors[torch.tensor([self._rows[t] for t in texts], dtype=torch.long)].clone()
 
 
 def _describe(exc: BaseException) -> str:

@@ -77,7 +77,28 @@ class DistributionCompare(_Strict):
     alpha: float = Field(1e-6, gt=0, lt=0.01)
 
 
-Compare = Annotated[ExactCompare | CloseCompare | DistributionCompare, Field(discriminator="kind")]
+class RagCompare(_Strict):
+    """For a RAG pipeline: graded on what it did, not on its wording (see :mod:`grader.rag`).
+
+    The case's arguments give the question, documents, a recording ``tokenizer`` and a lookup ``embed``;
+    the reference returns the retrieved documents in order. The prompt the student tokenized must hold
+    those documents, in order, before the question, and no other document; the answer must be the greedy
+    continuation of that prompt.
+    """
+
+    kind: Literal["rag"] = "rag"
+
+
+class PromptCompare(_Strict):
+    """For a prompt builder: the returned string must hold every context, in order, before the question.
+    Wording, separators and instructions are free. The reference is ``grader.rag:prompt_parts``."""
+
+    kind: Literal["prompt"] = "prompt"
+
+
+Compare = Annotated[
+    ExactCompare | CloseCompare | DistributionCompare | RagCompare | PromptCompare, Field(discriminator="kind")
+]
 
 
 class Case(_Strict):

@@ -3,8 +3,9 @@
 Layouts: a folder of ``<id>.ipynb`` files, or a folder of ``<id>/`` folders each holding the student's
 notebook. In a flat folder, any other file is a submission too (a ``.py`` handed in instead of a
 notebook gets a clear "invalid" result), except the folder's own documentation and data:
-``README*`` and ``.md``, ``.toml``, ``.csv``, ``.yml`` files are skipped. In a student folder with several notebooks, the one named like the assignment's notebook wins,
-else the most recently modified one (the choice is reported in the result's notes).
+``README*`` and ``.md``, ``.toml``, ``.csv``, ``.yml`` files are skipped. In a student folder with several
+notebooks, the one named like the assignment's notebook wins, else the most recently modified one (the
+choice is reported in the result's notes).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
-
 
 NOT_SUBMISSIONS = {".md", ".toml", ".csv", ".yml", ".yaml"}
 

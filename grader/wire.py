@@ -11,7 +11,7 @@ Encoding of a value:
     dict (any hashable keys, order kept)   {"$dict": [[key, value], ...]}
     torch.Tensor                           {"$tensor": "t0"}   (data in the safetensors blob)
     numpy.ndarray                          {"$ndarray": "t1"}  (likewise)
-    handles (inputs only)                  {"$model": "course-lm"}, {"$generator": 0}
+    handles (inputs only)                  {"$handle": [kind, value]}, kind in HANDLE_KINDS
 Decoding is strict: unknown tags, too deep or too many nodes, or a tensor name with no data raise
 :class:`WireError`. Handles decode to :class:`Handle` objects; the receiving side resolves them.
 """
@@ -27,6 +27,7 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 MAX_DEPTH = 32
+HANDLE_KINDS = ("model", "tokenizer", "generator", "embedder")
 MAX_NODES = 1_000_000
 
 
@@ -36,7 +37,9 @@ class WireError(ValueError):
 
 @dataclass(frozen=True)
 class Handle:
-    """A reference to something that cannot cross as data; ``kind`` is 'model' or 'generator'."""
+    """Something that cannot cross as data, rebuilt by the receiving side from ``value`` (see HANDLE_KINDS):
+    a model or tokenizer (``value``: the asset's name), a seeded generator (the seed), an embedder (its
+    lookup table ``{"texts": [...], "vectors": (N, D)}``)."""
 
     kind: str
     value: object
@@ -72,7 +75,7 @@ def _enc(v, depth: int, add):
             return _enc(v.item(), depth + 1, add)
         return {"$ndarray": add(torch.from_numpy(v.copy()))}
     if isinstance(v, Handle):
-        return {f"${v.kind}": v.value}
+        return {"$handle": [v.kind, _enc(v.value, depth + 1, add)]}
     if isinstance(v, list):
         return [_enc(x, depth + 1, add) for x in v]
     if isinstance(v, tuple):
@@ -157,6 +160,6 @@ def _decode_tagged(tag, body, tensors, dec):
             except TypeError:  # unhashable key, e.g. a list
                 raise WireError("dict key is not hashable") from None
         return out
-    if tag in ("$model", "$generator"):
-        return Handle(tag[1:], body)
+    if tag == "$handle" and isinstance(body, list) and len(body) == 2 and body[0] in HANDLE_KINDS:
+        return Handle(body[0], dec(body[1]))
     raise WireError(f"unknown tag {tag!r}")
