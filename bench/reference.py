@@ -1,8 +1,11 @@
-"""How long ground truth takes: each reference function next to its library counterpart.
+"""How long ground truth takes: every assignment's cases, then each reference function next to its
+library counterpart.
 
     HF_HUB_OFFLINE=1 python bench/reference.py [--repeat 5]
 
-Prints one row per case: the median time of the reference, of the oracle (Hugging Face, PyTorch
+The first table is the time to compute all expected values of each assignment in assignments/ (all its
+public and hidden cases, the course model already loaded), the median of ``--repeat`` runs. The second
+prints one row per case: the median time of the reference, of the oracle (Hugging Face, PyTorch
 or `tokenizers`) where there is one, and their ratio. Compare ratios within one run, not absolute
 times across machines: this machine's cores are shared. Runs on reference.device.device() with
 reference.device.configure_determinism() (one CPU thread).
@@ -17,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
@@ -140,6 +144,24 @@ def retrieval_cases(model, tok):
     )
 
 
+def assignment_table(repeat: int) -> None:
+    """Ground truth for every case of every assignment (what `grader grade` computes before a batch)."""
+    from grader.groundtruth import build_plan
+    from grader.spec import load_assignment
+
+    root = Path(__file__).resolve().parents[1] / "assignments"
+    print(f"{'assignment':<20} {'cases':>6} {'hidden':>6} {'ground truth ms':>16}")
+    total = 0.0
+    for folder in sorted(p.parent for p in root.glob("*/assignment.toml")):
+        assignment = load_assignment(folder)
+        plan = build_plan(assignment)  # warm-up: model and tokenizer loads are cached after this
+        cases = [c for q in plan.questions for c in q.cases]
+        ms = median_ms(lambda a=assignment: build_plan(a), repeat)
+        total += ms
+        print(f"{folder.name:<20} {len(cases):>6} {sum(c.hidden for c in cases):>6} {ms:>16.1f}")
+    print(f"{'all assignments':<20} {'':>6} {'':>6} {total:>16.1f}\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
@@ -157,8 +179,9 @@ def main() -> None:
     info = provenance()
     print(
         f"device {info['device']}, torch {info['torch']}, transformers {info['transformers']}, "
-        f"threads {info['num_threads']}, median of {args.repeat}"
+        f"threads {info['num_threads']}, median of {args.repeat}\n"
     )
+    assignment_table(args.repeat)
     print(f"{'topic':<13} {'case':<48} {'reference ms':>12} {'oracle ms':>10} {'ratio':>7}")
     with torch.no_grad():
         for topic, name, ours, oracle in cases:

@@ -1,7 +1,6 @@
 """Turning a case's ``args`` from the spec into values: seeded tensors, files, literals and handles.
 
-Each argument is a plain TOML value (number, string, bool, list) or an inline table whose first key
-names its kind:
+Each argument is a plain TOML value (number, string, bool, list) or an inline table with one of:
 
     { tensor = [[1.0, 2.0]], dtype = "float32" }           a literal tensor
     { randn = [4, 50], seed = 1, scale = 3.0 }             seeded standard normal * scale (+ shift)
@@ -61,7 +60,7 @@ def materialize(args: dict, folder: Path, assets: dict[str, Path], where: str) -
 
 
 def _is_embedder(spec) -> bool:
-    return isinstance(spec, dict) and next(iter(spec), None) == "embedder"
+    return isinstance(spec, dict) and _kind(spec) == "embedder"
 
 
 def _value(spec, folder: Path, assets: dict[str, Path], where: str):
@@ -69,10 +68,18 @@ def _value(spec, folder: Path, assets: dict[str, Path], where: str):
         return [_value(x, folder, assets, where) for x in spec]
     if not isinstance(spec, dict):
         return spec
-    kind = next(iter(spec), None)  # the first key names the kind of input
-    if kind not in _BUILDERS:
-        raise SpecError(f"{where}: an inline table must start with one of {sorted(_BUILDERS)}, got keys {list(spec)}")
+    kind = _kind(spec)
+    if kind is None:
+        raise SpecError(f"{where}: an inline table needs exactly one of {sorted(_BUILDERS)}, got keys {list(spec)}")
     return _guard(where, kind, spec, _BUILDERS[kind], spec, folder, assets)
+
+
+def _kind(spec: dict) -> str | None:
+    """The one builder key of ``spec``; ``tokenizer`` is also an option of ``encode`` and ``token_id``."""
+    kinds = [k for k in spec if k in _BUILDERS or k == "embedder"]
+    if len(kinds) > 1 and "tokenizer" in kinds:
+        kinds.remove("tokenizer")
+    return kinds[0] if len(kinds) == 1 else None
 
 
 def _guard(where: str, kind: str, spec: dict, build, *args):
