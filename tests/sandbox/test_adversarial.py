@@ -3,9 +3,9 @@
 Every test grades a real notebook with :func:`grader.grade.grade_submission` (or
 :func:`grader.batch.grade_all`) in a :class:`~grader.sandbox.BubblewrapLauncher` on the ``mini`` assignment
 (``greedy_next_token``: 1 point, one public and one hidden case; ``softmax_with_temperature``: 2 points), and
-checks three things:
-grading completes; the attacker's grade is exactly what its honest functions earn; nothing on the host
-changed, no secret leaked into any output file, and no process of the slot uid is left.
+checks three things: grading completes; the attacker's grade is exactly what its honest functions earn;
+nothing on the host changed, no secret leaked into any output file, and no process of the slot uid is left.
+Attacks that cannot be stopped are xfail (strict) with the reason.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def sandbox(plan) -> BubblewrapLauncher:
 @pytest.fixture(scope="module")
 def secret_files(plan, tmp_path_factory):
     """The secret planted where a student would look: the repository, a tmp folder, the assignment folder."""
-    in_repo = REPO / f"secret-adv-{uuid.uuid4().hex[:8]}.txt"
+    (REPO / ".cache").mkdir(exist_ok=True)  # git-ignored: a broad `git add` elsewhere never picks it up
+    in_repo = REPO / ".cache" / f"secret-adv-{uuid.uuid4().hex[:8]}.txt"
     in_tmp = tmp_path_factory.mktemp("hidden") / "secret.txt"
     for path in (in_repo, in_tmp):
         path.write_text(SECRET)
@@ -136,15 +137,19 @@ def assert_not_in_files(folder: Path, *needles: str) -> None:
 
 
 class ProcessWatch:
-    """Counts the processes of a slot uid from the host while grading runs; ``peak`` is the most seen."""
+    """Watches a slot uid from the host while grading runs: ``peak`` is the most processes seen at once,
+    ``peak_rss_mb`` the most anonymous resident memory they held together."""
 
-    def __init__(self, uid: int):
-        self.uid, self.peak, self._stop = uid, 0, threading.Event()
+    def __init__(self, launcher: BubblewrapLauncher, slot: int):
+        self.launcher, self.slot, self.peak, self.peak_rss_mb = launcher, slot, 0, 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, len(_uid_pids(self.uid)))
+            pids = _uid_pids(self.launcher.uid(self.slot))  # the slot's uid of the moment
+            self.peak = max(self.peak, len(pids))
+            self.peak_rss_mb = max(self.peak_rss_mb, sum(_rss_kb(pid) for pid in pids) >> 10)
             time.sleep(0.02)
 
     def __enter__(self) -> ProcessWatch:
@@ -156,11 +161,16 @@ class ProcessWatch:
         self._thread.join()
 
 
-def host_memory_available_mb() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) // 1024
-    raise AssertionError("no MemAvailable in /proc/meminfo")
+def _rss_kb(pid: int, field: str = "RssAnon:") -> int:
+    """A memory field of /proc/<pid>/status in KiB; RssAnon is what the memory cgroup charges (shared
+    libraries are mostly in the host's page cache)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:  # gone meanwhile
+        pass
+    return 0
 
 
 def sha(path: Path) -> str:
@@ -416,9 +426,11 @@ def test_killing_every_visible_process_costs_only_its_own_cell_and_spares_the_ba
 
 def test_allocating_40_gb_is_stopped_and_earlier_functions_are_still_graded(plan, sandbox, tmp_path):
     hog = "chunks = []\nfor _ in range(40):\n    chunks.append(bytearray(1 << 30))  # zero-filled: used\n"
-    available = host_memory_available_mb()
-    graded = grade(plan, sandbox, tmp_path, GREEDY, hog, SOFTMAX)
+    with ProcessWatch(sandbox, 0) as watch:
+        graded = grade(plan, sandbox, tmp_path, GREEDY, hog, SOFTMAX)
     result = graded.result
+    print("peak anonymous resident memory of the slot uid:", watch.peak_rss_mb, "MB")
+    assert watch.peak_rss_mb <= LIMITS.memory_mb + 64  # seen from the host: the rest of the machine was safe
     assert scores(result) == FULL  # the kernel was restarted, GREEDY replayed, SOFTMAX ran
     hog_cell = result.cells[1]
     if sandbox.cgroup_support.usable:  # the memory cgroup kills; the pipeline says why
@@ -427,7 +439,6 @@ def test_allocating_40_gb_is_stopped_and_earlier_functions_are_still_graded(plan
         assert any("restarted" in note for note in result.notes)
     else:  # RLIMIT_AS: the allocation fails in the kernel, which survives
         assert hog_cell.status == "error" and "MemoryError" in hog_cell.message
-    assert host_memory_available_mb() > available - 512
 
 
 def test_a_single_40_gb_request_is_a_memory_error_and_the_kernel_survives(plan, sandbox, tmp_path):
@@ -452,7 +463,7 @@ def test_spawning_300_processes_is_capped_and_none_survive(plan, sandbox, tmp_pa
         "print(len(procs), error)\n"
         "assert len(procs) < 64, len(procs)\n"
     )
-    with ProcessWatch(sandbox.uid(0)) as watch:
+    with ProcessWatch(sandbox, 0) as watch:
         graded = grade(plan, sandbox, tmp_path, GREEDY, spawn, SOFTMAX, "print('still running')")
     result = graded.result
     assert scores(result) == FULL
@@ -463,7 +474,7 @@ def test_spawning_300_processes_is_capped_and_none_survive(plan, sandbox, tmp_pa
 
 def test_a_fork_bomb_is_contained_and_cleaned_up(plan, sandbox, tmp_path):
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-    with ProcessWatch(sandbox.uid(0)) as watch:
+    with ProcessWatch(sandbox, 0) as watch:
         graded = grade(plan, sandbox, tmp_path, GREEDY, bomb, SOFTMAX)
     assert scores(graded.result) == FULL
     print("peak processes of the slot uid:", watch.peak)
@@ -663,6 +674,36 @@ def test_an_oversized_result_file_written_past_the_harness_is_not_read(plan, san
     assert softmax.kind == "invalid_output", softmax
     assert "more than the limit of 1000000" in softmax.output, softmax.output
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 40_000  # KiB: 50 MB never read
+
+
+def _own_rss_mb() -> int:
+    return _rss_kb(os.getpid(), "VmRSS:") >> 10
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "not covered: the host's ZMQ client accepts a message of any size, and jupyter_client + nbclient hold it "
+    "about 3 times (bytes, parsed JSON, str(content) for the output budget) before the output budget cuts it: "
+    "a 150 MB print costs the host ~450 MB, bounded only by the kernel's memory limit, per concurrent job. "
+    "Fix: zmq.MAXMSGSIZE on the client's context (KernelSession._start)"))
+def test_a_single_huge_output_message_costs_the_host_little(plan, sandbox, tmp_path):
+    flood = "import sys\nsys.stdout.write('x' * (150 << 20)); sys.stdout.flush()"
+    base, peak, stop = _own_rss_mb(), [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _own_rss_mb())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        graded = grade(plan, sandbox, tmp_path, GREEDY, flood, SOFTMAX)
+    finally:
+        stop.set()
+        watcher.join()
+    assert scores(graded.result) == FULL
+    print("host memory growth while grading:", peak[0] - base, "MB")
+    assert peak[0] - base < 100
 
 
 # ------------------------------------------------------------------------------------------ lying values
