@@ -1,4 +1,4 @@
-"""The ``grader`` command: a thin shell over the library (release, check, grade, report, validate, doctor).
+"""The ``grader`` command: a thin shell over the library (release, check, grade, export, report, validate, doctor).
 
 Exit status: 0 when the command did its job (a batch whose submissions failed still completed);
 1 with a one-line reason when the grader itself could not run.
@@ -66,38 +66,145 @@ def check(notebook: Path, tests: Path = typer.Option(None, help="The release's t
 def grade(
     assignment: Path,
     submissions: Path,
-    out: Path = typer.Option(..., "--out", help="Folder for results, reports and the gradebook."),
+    out: Path = typer.Option(..., "--out", help="Folder for the gradebook, results, reports, summary and exports."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Kernels at once (default: number of cores)."),
     no_sandbox: bool = typer.Option(
         False, "--no-sandbox", help="Run submissions without isolation (trusted code only)."
     ),
+    regrade: bool = typer.Option(False, "--regrade", help="Grade every submission again, even if already graded."),
+    student: list[str] = typer.Option(
+        [], "--student", help="Grade (again) only this student id (a Moodle participant number); repeatable."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar: one log line per submission."),
 ):
-    """Grade a folder of submissions (<id>.ipynb files or <id>/ folders)."""
-    from grader.batch import grade_all
+    """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
+    Resumable: a rerun grades only what is not graded yet."""
+    from grader.batch import BatchSettings, grade_batch
     from grader.groundtruth import build_plan
     from grader.isolation import choose_launcher
     from grader.spec import load_assignment
-    from grader.submissions import find_submissions
+    from grader.submissions import load_submissions
 
     try:
         spec = load_assignment(assignment)
-        subs = find_submissions(submissions, Path(spec.spec.notebook).name)
+        intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
+        if not intake.submissions:
+            raise GraderError(f"{submissions}: no submissions found")
         plan = build_plan(spec)
         launcher, notice = choose_launcher(plan.assets, require_sandbox=not no_sandbox)
     except GraderError as exc:
         _fail(exc)
     console.print(notice)
-    if not subs:
-        _fail(GraderError(f"{submissions}: no submissions found"))
+    console.print(f"{len(intake.submissions)} submission(s) found ({intake.layout} layout)")
+    for issue in intake.issues:
+        console.print(f"[yellow]skipped:[/yellow] {issue}", soft_wrap=True)
+    settings = BatchSettings(jobs=jobs or os.cpu_count() or 1, regrade=regrade, only=student)
+    with _BatchProgress(quiet) as progress:
+        try:
+            summary = asyncio.run(grade_batch(plan, intake, out, launcher, settings, progress))
+        except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
+            _fail(exc)
+    for exported in summary.exports:
+        for warning in exported.warnings:
+            console.print(f"[yellow]{exported.format}:[/yellow] {warning}", soft_wrap=True)
+    if summary.skipped:
+        console.print(f"{summary.skipped} submission(s) already graded, skipped (--regrade to grade them again)")
+    console.print(
+        f"graded {summary.graded}/{summary.graded_now} submissions in {summary.seconds:.1f} s -> {out} "
+        f"(summary: {out / 'summary.html'})"
+    )
 
-    def done(r):
-        console.print(f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)")
 
+class _BatchProgress:
+    """A rich progress bar (counts, not-graded, ETA) on a terminal; one line per submission otherwise."""
+
+    def __init__(self, quiet: bool):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.live = not quiet and console.is_terminal
+        self.failed = 0
+        self.bar = Progress(
+            TextColumn("grading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} not graded[/red]"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not self.live,
+        )
+        self.task = None
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.__exit__(*exc)
+
+    def start(self, total: int, skipped: int) -> None:
+        self.task = self.bar.add_task("grading", total=total, failed=0)
+
+    def done(self, r) -> None:
+        self.failed += r.status != "graded"
+        self.bar.update(self.task, advance=1, failed=self.failed)
+        line = f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)"
+        if r.status != "graded":
+            line += f": {r.message[:200]}"
+        if self.live:
+            if r.status != "graded":
+                self.bar.console.print(line, soft_wrap=True, markup=False)
+        else:
+            console.print(line, soft_wrap=True, markup=False)
+
+
+@app.command()
+def export(
+    out: Path,
+    formats: list[str] = typer.Option(
+        ["all"],
+        "--format",
+        "-f",
+        help="csv, moodle-worksheet, moodle-feedback, canvas, gradescope, junit, summary or all; repeatable.",
+    ),
+    to: Path = typer.Option(None, "--to", help="Folder for the files (default: OUT/exports)."),
+    worksheet: Path = typer.Option(None, "--worksheet", help="A grading worksheet downloaded from Moodle to fill in."),
+    delimiter: str = typer.Option(",", "--delimiter", help="Worksheet separator: ',' or ';'."),
+    decimal_comma: bool = typer.Option(False, "--decimal-comma", help="Worksheet grades as 7,50 (German Moodle)."),
+    canvas_column: str = typer.Option(None, "--canvas-column", help="Canvas assignment column, e.g. 'Blatt 3 (4821)'."),
+):
+    """Write grades and feedback from OUT's gradebook in LMS and CI formats."""
+    from pydantic import ValidationError
+
+    from grader.batch import EXPORTS_DIR, REPORTS_DIR, render_missing
+    from grader.exports import FORMATS, ExportSettings
+    from grader.exports import export as do_export
+    from grader.gradebook import Gradebook
+    from grader.summary import write_summary
+    from grader.worksheet import WorksheetSettings
+
+    chosen = list(FORMATS) + ["summary"] if "all" in formats else formats
+    unknown = [f for f in chosen if f not in FORMATS and f != "summary"]
     try:
-        summary = asyncio.run(grade_all(plan, subs, out, launcher, jobs or os.cpu_count(), done))
-    except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
+        if unknown:
+            raise GraderError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}, summary, all")
+        try:
+            sheet = WorksheetSettings(delimiter=delimiter, decimal_comma=decimal_comma, template=worksheet)
+        except ValidationError:
+            raise GraderError(f"--delimiter must be ',' or ';', not {delimiter!r}") from None
+        settings = ExportSettings(worksheet=sheet, canvas_column=canvas_column)
+        with Gradebook.open(out, create=False) as gb:
+            render_missing(gb, out)
+            files = [f for f in chosen if f != "summary"]
+            done = do_export(gb, out / REPORTS_DIR, to or out / EXPORTS_DIR, files, settings)
+            if "summary" in chosen:
+                console.print(f"summary: {write_summary(gb, out)}")
+    except GraderError as exc:
         _fail(exc)
-    console.print(f"graded {summary.graded}/{len(summary.results)} submissions in {summary.seconds:.1f} s -> {out}")
+    for exported in done:
+        console.print(f"{exported.format}: {exported.path}")
+        for warning in exported.warnings:
+            console.print(f"  [yellow]warning:[/yellow] {warning}", soft_wrap=True)
 
 
 @app.command()

@@ -1,0 +1,80 @@
+"""The SQLite gradebook: complete attempts only, what a rerun must grade, one grader per folder."""
+
+import dataclasses
+import sqlite3
+
+import pytest
+
+from grader.batch import assignment_info
+from grader.errors import GraderError
+from grader.gradebook import Gradebook
+from tests.batch.conftest import fake_result
+
+PASS = {"greedy_next_token: random": True, "softmax_with_temperature: t=2": True}
+
+
+@pytest.fixture
+def gb(tmp_path, mini_plan):
+    book = Gradebook.open(tmp_path / "out")
+    book.bind(assignment_info(mini_plan), regrade=False)
+    yield book
+    book.close()
+
+
+def run(gb):
+    return gb.start_run(jobs=1, isolation="local", source="s", layout="folder", issues=[])
+
+
+def test_an_attempt_and_its_tests_are_one_row_each(gb):
+    gb.record(run(gb), fake_result("alice", PASS), "fp1")
+    assert gb.count("SELECT count(*) FROM attempts") == 1
+    assert gb.count("SELECT count(*) FROM tests") == 2
+    [row] = list(gb.rows())
+    assert (row.student_id, row.status, row.score) == ("alice", "graded", 3.0)
+
+
+def test_a_failed_write_leaves_no_half_attempt(gb):
+    result = fake_result("alice", PASS)
+    result.questions[0].tests[0].output = None  # NOT NULL column: the tests insert fails after the attempt's
+    with pytest.raises(sqlite3.IntegrityError):
+        gb.record(run(gb), result, "fp")
+    assert gb.count("SELECT count(*) FROM attempts") == 0 and gb.count("SELECT count(*) FROM tests") == 0
+
+
+def test_what_a_rerun_grades(gb):
+    r = run(gb)
+    assert gb.needs_grading("alice", "fp1", regrade=False) == "new"
+    gb.record(r, fake_result("alice", PASS), "fp1")
+    assert gb.needs_grading("alice", "fp1", regrade=False) is None
+    assert gb.needs_grading("alice", "fp1", regrade=True) == "regrade"
+    assert "changed" in gb.needs_grading("alice", "fp2", regrade=False)
+    gb.record(r, fake_result("alice", PASS, status="error"), "fp1")
+    assert "grader error" in gb.needs_grading("alice", "fp1", regrade=False)
+
+
+def test_the_latest_attempt_is_current(gb):
+    r = run(gb)
+    gb.record(r, fake_result("alice", {"greedy_next_token: random": False}), "fp")
+    gb.record(r, fake_result("alice", PASS), "fp")
+    assert [row.score for row in gb.rows()] == [3.0]
+    assert gb.count("SELECT count(*) FROM attempts WHERE student_id = 'alice'") == 2
+
+
+def test_another_assignment_or_a_changed_spec_is_refused(gb, mini_plan):
+    info = assignment_info(mini_plan)
+    with pytest.raises(GraderError, match="holds grades of assignment"):
+        gb.bind(dataclasses.replace(info, id="other"), regrade=False)
+    with pytest.raises(GraderError, match="--regrade"):
+        gb.bind(dataclasses.replace(info, spec_hash="changed"), regrade=False)
+    gb.bind(dataclasses.replace(info, spec_hash="changed"), regrade=True)
+    assert gb.assignment().spec_hash == "changed"
+
+
+def test_one_grader_per_output_folder(gb, tmp_path):
+    with pytest.raises(GraderError, match="another grader"):
+        Gradebook.open(tmp_path / "out")
+
+
+def test_export_needs_an_existing_gradebook(tmp_path):
+    with pytest.raises(GraderError, match="no gradebook here"):
+        Gradebook.open(tmp_path / "nothing", create=False)
