@@ -112,6 +112,9 @@ def _load_tokenizer(path: str):
 @lru_cache(maxsize=4)
 def _load_model(path: str, dev: str):
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # the reference decodes without attention masks on purpose (one sequence)
 
     return AutoModelForCausalLM.from_pretrained(path).to(dev).eval()
 

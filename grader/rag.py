@@ -68,8 +68,8 @@ def _prompt_structure(prompt: str, question: str, contexts: list[str], others: l
     if leaked:
         return Verdict(
             False,
-            f"the prompt contains {len(leaked)} document(s) that were not retrieved "
-            f"(is retrieval skipped?), e.g. {leaked[0][:60]!r}",
+            f"the prompt contains {len(leaked)} document(s) that are not among the top-k most similar "
+            f"(wrong retrieval, or retrieval skipped?), e.g. {leaked[0][:60]!r}",
         )
     cursor = 0
     for rank, context in enumerate(contexts, start=1):

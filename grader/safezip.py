@@ -113,10 +113,10 @@ def safe_relative(name: str) -> tuple[PurePosixPath | None, str]:
 
 
 def _entry_problem(info: zipfile.ZipInfo, limits: UnpackLimits) -> str | None:
-    mode = info.external_attr >> 16
-    if mode and stat.S_ISLNK(mode):
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: the zip records no Unix file type (e.g. made on Windows)
+    if kind == stat.S_IFLNK:
         return "a symbolic link"
-    if mode and not stat.S_ISREG(mode):
+    if kind not in (0, stat.S_IFREG):
         return "not a regular file"
     if info.flag_bits & 0x1:
         return "encrypted"

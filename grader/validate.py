@@ -95,15 +95,16 @@ def _identical(x, y) -> bool:
 
 def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> list[str]:
     """Everything in the release at ``folder`` that must not be there, as readable lines (empty: clean)."""
-    text = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file())
-    solution, visible = _notebook_lines(assignment.notebook_path)
+    text = "\n".join(_readable_text(p) for p in sorted(folder.rglob("*")) if p.is_file())
+    solution, _ = _notebook_lines(assignment.notebook_path)
     leaks = [f"solution line {line!r}" for line in sorted(solution) if line in text]
+    instructor_text = _released_by_design(assignment.notebook_path)
     reference = {
         line.strip()
         for p in REFERENCE_SOURCE.rglob("*.py")
         for line in p.read_text().splitlines()
-        if len(line.strip()) > 30
-    } - visible  # signatures shared by contract are visible by design
+        if len(line.strip()) > 30 and line.strip() not in instructor_text
+    }  # not: signatures, docstrings and worked examples the instructor wrote for students
     leaks += [f"reference source line {line!r}" for line in sorted(reference) if line in text]
     leaks += [f"code file {p.relative_to(folder)}" for p in folder.rglob("*.py")]
     hidden = [(q.function, c) for q in plan.questions for c in q.cases if c.hidden]
@@ -118,10 +119,37 @@ def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> li
     return leaks
 
 
+def _readable_text(path: Path) -> str:
+    """A file's text as a reader sees it: a notebook's cell sources (not its JSON-escaped form), else bytes."""
+    raw = path.read_bytes().decode("utf-8", "replace")
+    if path.suffix == ".ipynb":
+        try:
+            cells = nbformat.reads(raw, as_version=4).cells
+            return raw + "\n" + "\n".join(cell.source for cell in cells)
+        except Exception:
+            pass
+    return raw
+
+
+def _released_by_design(notebook: Path) -> str:
+    """The instructor notebook's text outside solution regions (code and Markdown), one line each."""
+    lines, inside = [], False
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for line in cell.source.splitlines():
+            inside = (inside or "BEGIN SOLUTION" in line) and "END SOLUTION" not in line
+            if not inside:
+                lines.append(line.strip())
+    return "\n".join(lines)
+
+
 def _notebook_lines(notebook: Path) -> tuple[set[str], set[str]]:
-    """(solution lines worth checking for, stripped lines students see anyway)."""
+    """(solution lines worth checking for, stripped code lines students see anyway: signatures, docstrings).
+
+    Markdown is not "seen anyway": a solution line quoted in a Markdown cell is a leak."""
     solution, visible, inside = set(), set(), False
     for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
         for line in cell.source.splitlines():
             if BEGIN.match(line) or "BEGIN SOLUTION" in line:
                 inside = True

@@ -50,9 +50,7 @@ def chunk_text(text: str, chunk_size: int, overlap: int) -> list[str]:
         raise ValueError(f"`text` has to be a str, but is {type(text).__name__}")
     _check_positive_int("chunk_size", chunk_size)
     if not isinstance(overlap, int) or isinstance(overlap, bool) or not 0 <= overlap < chunk_size:
-        raise ValueError(
-            f"`overlap` has to be an integer in [0, chunk_size={chunk_size}), but is {overlap!r}"
-        )
+        raise ValueError(f"`overlap` has to be an integer in [0, chunk_size={chunk_size}), but is {overlap!r}")
     words = text.split()  # subtle: any run of whitespace (newlines, tabs) separates words
     step, chunks = chunk_size - overlap, []
     for start in range(0, len(words), step):
@@ -76,7 +74,10 @@ def cosine_similarity(query: torch.Tensor, docs: torch.Tensor, eps: float = 1e-8
         )
     q = query / query.norm().clamp_min(eps)  # (D,)
     d = docs / docs.norm(dim=1, keepdim=True).clamp_min(eps)  # (N, D)
-    return d @ q  # (N,)
+    # subtle: not `d @ q`. A matrix-vector product may sum identical rows in different orders (SIMD
+    # blocks), so two equal documents could get similarities 1 ulp apart and break the tie rule.
+    # A row-wise sum treats every row alike: equal rows, equal similarities.
+    return (d * q).sum(dim=1)  # (N,)
 
 
 def retrieve(query_embedding: torch.Tensor, doc_embeddings: torch.Tensor, k: int) -> list[int]:

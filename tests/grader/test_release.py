@@ -96,3 +96,18 @@ def test_release_refuses_a_non_empty_folder(tmp_path, sampling_plan):
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(ReleaseError, match="must be empty"):
         release(load_assignment(SAMPLING), tmp_path, sampling_plan)
+
+
+def test_a_solution_line_quoted_in_markdown_is_a_leak(tmp_path, sampling_plan):
+    """Markdown is released as is: quoting solution code there leaks it, even with quotes or backslashes."""
+    folder = tmp_path / "assignment"
+    shutil.copytree(SAMPLING, folder, ignore=shutil.ignore_patterns("examples"))
+    nb = nbformat.read(folder / "sampling.ipynb", as_version=4)
+    solution = sorted(_notebook_lines(SAMPLING / "sampling.ipynb")[0])
+    quoted = next(line for line in solution if '"' in line or "\\" in line or "(" in line)
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"Hint:\n\n    {quoted}\n"))
+    nbformat.write(nb, folder / "sampling.ipynb")
+    assignment = load_assignment(folder)
+    out = tmp_path / "release"
+    release(assignment, out, sampling_plan)
+    assert any(quoted in leak for leak in audit_release(out, assignment, sampling_plan))

@@ -111,3 +111,15 @@ def test_course_embedder(course_lm):
     assert e.shape == (5, course_lm[0].config.n_embd) and torch.isfinite(e).all()
     assert torch.equal(e[2], e[4])
     assert retrieve(e[2], e[:4], 1) == [2]
+
+
+def test_duplicate_documents_tie_exactly_and_go_to_the_lower_index():
+    """A matrix-vector product can make equal rows differ by an ulp; the reference must not."""
+    for seed in range(200):
+        g = torch.Generator().manual_seed(seed)
+        q, docs = torch.randn(6, generator=g), torch.randn(7, 6, generator=g)
+        docs[5] = docs[2]
+        sims = cosine_similarity(q, docs)
+        assert sims[5] == sims[2]
+        top = retrieve(q, docs, 7)
+        assert top.index(2) < top.index(5)
