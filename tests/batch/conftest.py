@@ -79,6 +79,7 @@ def write_zip(path: Path, entries: dict[str, bytes], symlinks: dict[str, str] | 
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, data in entries.items():
             info = zipfile.ZipInfo(name, DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = ((stat.S_IFDIR | 0o755) if name.endswith("/") else (stat.S_IFREG | 0o644)) << 16
             zf.writestr(info, data)
         for name, target in (symlinks or {}).items():

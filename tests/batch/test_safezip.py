@@ -46,6 +46,15 @@ def test_hostile_entries_are_refused_and_the_rest_is_unpacked(tmp_path):
     assert not (tmp_path / "up.ipynb").exists() and not os.path.lexists(tmp_path / "out" / "ok" / "link.ipynb")
 
 
+def test_entries_without_a_unix_file_type_are_plain_files(tmp_path):
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("dos.ipynb"), b"{}")  # external_attr 0, as Windows tools write
+        with zf.open("streamed.ipynb", "w") as f:  # permission bits only
+            f.write(b"{}")
+    report = unpack(tmp_path / "in.zip", tmp_path / "out")
+    assert report.refused == [] and report.files == 2
+
+
 def test_files_keep_the_zips_modification_time(tmp_path):
     unpack(write_zip(tmp_path / "in.zip", {"a.ipynb": b"{}"}), tmp_path / "out")
     mtime = (tmp_path / "out" / "a.ipynb").stat().st_mtime

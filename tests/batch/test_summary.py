@@ -65,3 +65,17 @@ def _chromium(tmp_path, *args) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def test_timeouts_and_dead_kernels_are_listed_with_what_happened(filled_gradebook):
+    from grader.results import CellSummary
+    from tests.batch.conftest import fake_result
+
+    gb, out = filled_gradebook
+    slow = fake_result("bob", {"greedy_next_token: random": True, "softmax_with_temperature: t=2": False})
+    slow.cells = [CellSummary(index=0, status="ok"), CellSummary(index=1, status="timeout", message="30 s")]
+    slow.questions[1].tests[0].kind = "timeout"
+    gb.record(gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[]), slow, "fp")
+    [row] = build_summary(gb).troubled
+    assert row["student_id"] == "bob" and row["problems"] == "cell 2 timeout; 1 test call(s) timed out"
+    assert "cell 2 timeout; 1 test call(s) timed out" in write_summary(gb, out).read_text()
