@@ -104,6 +104,9 @@ def grade(
             summary = asyncio.run(grade_batch(plan, intake, out, launcher, settings, progress))
         except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
             _fail(exc)
+        except KeyboardInterrupt:
+            console.print(f"interrupted: {progress.count} result(s) of this run are kept; rerun to go on")
+            raise typer.Exit(130) from None
     for exported in summary.exports:
         for warning in exported.warnings:
             console.print(f"[yellow]{exported.format}:[/yellow] {warning}", soft_wrap=True)
@@ -122,7 +125,7 @@ class _BatchProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.live = not quiet and console.is_terminal
-        self.failed = 0
+        self.failed = self.count = 0
         self.bar = Progress(
             TextColumn("grading"),
             BarColumn(),
@@ -146,6 +149,7 @@ class _BatchProgress:
         self.task = self.bar.add_task("grading", total=total, failed=0)
 
     def done(self, r) -> None:
+        self.count += 1
         self.failed += r.status != "graded"
         self.bar.update(self.task, advance=1, failed=self.failed)
         line = f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)"

@@ -118,7 +118,8 @@ class Gradebook:
 
     @classmethod
     def open(cls, folder: Path, *, create: bool = True) -> Gradebook:
-        folder.mkdir(parents=True, exist_ok=True) if create else None
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         path = folder / DB_NAME
         if not create and not path.is_file():
             raise GraderError(f"{folder}: no gradebook here (expected {DB_NAME}; run 'grader grade' first)")
