@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh machine: bubblewrap (the sandbox, when root on Debian/Ubuntu), a virtual
-# environment in .venv with the pinned CPU torch, the project (editable) with its test tools, and the
-# offline course model. Idempotent: a second run only checks what is there.
+# Set up everything on a fresh machine: bubblewrap (the sandbox) and chromium (the report tests), when root
+# on Debian/Ubuntu; a virtual environment in .venv with the pinned CPU torch, the project (editable) with
+# its test tools, and the offline course model. Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null 2>&1 \
     || echo "setup: could not install bubblewrap; grading will need --no-sandbox" >&2
+fi
+# A headless browser for the test that renders the HTML reports (it is skipped without one).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "setup: could not install chromium; the browser test of the reports will be skipped" >&2
 fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
