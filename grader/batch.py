@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,7 @@ REPORTS_DIR = "reports"
 EXPORTS_DIR = "exports"
 GRADEBOOK = "gradebook.csv"
 MOODLE_EXPORTS = ("moodle-worksheet", "moodle-feedback")
+log = logging.getLogger(__name__)
 
 
 class BatchSettings(BaseModel):
@@ -179,41 +180,34 @@ async def run_pool(
 
 
 async def grade_one(plan: GradingPlan, sub: Submission, launcher: Launcher, workroot: Path, slot: int):
-    """One student's result: graded in a kernel, or 'invalid' at once when the intake found nothing to run."""
+    """One student's result: graded in a kernel, or at once when the intake found nothing to run."""
     if sub.problem:
-        result = SubmissionResult(
-            student_id=sub.student_id,
-            assignment=plan.assignment,
-            status=sub.status,
-            score=0.0,
-            max_score=plan.max_score,
-            message=sub.problem,
-            questions=_all_failed(plan, "not_run", sub.problem),
-            isolation=launcher.name,
-            provenance=plan.provenance,
-        )
-        return result
+        return not_graded(plan, sub.student_id, sub.status, sub.problem, launcher)
     try:
         result = await grade_submission(plan, sub.notebook, sub.student_id, launcher, workroot, slot)
     except GraderError:
         raise  # the machine, not the submission: stop the batch (what is committed stays)
     except Exception as exc:  # a bug in the grader: record it for this student, go on with the others
-        message = f"grader error: {type(exc).__name__}: {exc}"
-        result = SubmissionResult(
-            student_id=sub.student_id,
-            assignment=plan.assignment,
-            status="error",
-            score=0.0,
-            max_score=plan.max_score,
-            message=message[:500],
-            questions=_all_failed(plan, "not_run", message),
-            notes=[traceback.format_exc(limit=5)[-2000:]],
-            isolation=launcher.name,
-            provenance=plan.provenance,
-        )
+        log.exception("grading %s failed in the grader", sub.student_id)
+        result = not_graded(plan, sub.student_id, "error", f"grader error: {type(exc).__name__}: {exc}", launcher)
     if sub.note:
         result.notes.insert(0, sub.note)
     return result
+
+
+def not_graded(plan: GradingPlan, student_id: str, status: str, message: str, launcher: Launcher):
+    """A result with every test failed as 'not run' and ``message`` saying why."""
+    return SubmissionResult(
+        student_id=student_id,
+        assignment=plan.assignment,
+        status=status,
+        score=0.0,
+        max_score=plan.max_score,
+        message=message[:1000],
+        questions=_all_failed(plan, "not_run", message[:1000]),
+        isolation=launcher.name,
+        provenance=plan.provenance,
+    )
 
 
 def write_outputs(result: SubmissionResult, out: Path) -> None:
