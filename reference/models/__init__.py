@@ -25,7 +25,7 @@ from pathlib import Path
 
 from reference.models.build import DEFAULT_STEPS, build_course_lm
 
-__all__ = ["DEFAULT_STEPS", "build_course_lm", "cache_dir", "course_lm_path", "load_course_lm"]
+__all__ = ["DEFAULT_STEPS", "build_course_lm", "build_once", "cache_dir", "course_lm_path", "load_course_lm"]
 
 _HERE = Path(__file__).resolve().parent
 _REPO_ROOT = _HERE.parents[1]
@@ -65,29 +65,39 @@ def _file_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _is_complete(path: Path) -> bool:
-    return all((path / name).is_file() for name in REQUIRED_FILES)
+def build_once(name: str, required: tuple[str, ...], build, force: bool = False) -> Path:
+    """cache_dir()/name, built by ``build(tmp_folder)`` the first time (or always, with force).
 
-
-def course_lm_path(force: bool = False) -> Path:
-    """The folder of the built course model, building it on first use (or always, with force)."""
+    A lock makes parallel callers wait for one build; the build goes to a temporary folder that is
+    renamed into place, so no process ever sees a half-written model.
+    """
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"course-lm-{_recipe_hash(DEFAULT_STEPS)}"
-    if _is_complete(final) and not force:
+    final = root / name
+
+    def complete() -> bool:
+        return all((final / f).is_file() for f in required)
+
+    if complete() and not force:
         return final
     with _file_lock(root / ".build.lock"):
-        if _is_complete(final) and not force:  # another process built it while we waited
+        if complete() and not force:  # another process built it while we waited
             return final
         tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
         try:
-            build_course_lm(tmp, DEFAULT_STEPS)
+            build(tmp)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def course_lm_path(force: bool = False) -> Path:
+    """The folder of the built course model, building it on first use (or always, with force)."""
+    name = f"course-lm-{_recipe_hash(DEFAULT_STEPS)}"
+    return build_once(name, REQUIRED_FILES, lambda tmp: build_course_lm(tmp, DEFAULT_STEPS), force)
 
 
 def load_course_lm(path=None):

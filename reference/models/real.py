@@ -29,12 +29,9 @@ src/encoder.py (vocab.json/merges.txt, the byte-to-unicode alphabet); SmolLM2 (A
 
 import importlib.util
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from reference.models import _file_lock, cache_dir
+from reference.models import build_once
 from reference.models.build import _make_readable
 from reference.tokenization import bytes_to_unicode
 
@@ -64,32 +61,13 @@ def _package_dir(module: str, pip_name: str) -> Path:
 
 
 def _build_once(name: str, required: tuple[str, ...], build, force: bool = False) -> Path:
-    """cache_dir()/name, built by build(tmp_folder) the first time (or always, with force).
+    """Like the course model: built once into the cache, files readable by the sandbox's uid."""
 
-    Same protocol as reference.models.course_lm_path: lock, build into a temporary folder, rename.
-    """
-    root = cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / name
+    def build_readable(tmp: Path) -> None:
+        build(tmp)
+        _make_readable(tmp)
 
-    def complete() -> bool:
-        return all((final / f).is_file() for f in required)
-
-    if complete() and not force:
-        return final
-    with _file_lock(root / ".build.lock"):
-        if complete() and not force:  # another process built it while we waited
-            return final
-        tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
-        try:
-            build(tmp)
-            _make_readable(tmp)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return build_once(name, required, build_readable, force)
 
 
 # ----------------------------------------------------------------------------- SmolLM2-135M-Instruct
