@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from grader.errors import GraderError
 from grader.exports import Exported, ExportSettings, export, write_csv
-from grader.grade import _all_failed, grade_submission
+from grader.grade import all_failed, grade_submission
 from grader.gradebook import AssignmentInfo, Gradebook, StudentRow, fingerprint
 from grader.kernel import Launcher
 from grader.plan import GradingPlan
@@ -204,7 +204,7 @@ def not_graded(plan: GradingPlan, student_id: str, status: str, message: str, la
         score=0.0,
         max_score=plan.max_score,
         message=message[:1000],
-        questions=_all_failed(plan, "not_run", message[:1000]),
+        questions=all_failed(plan, "not_run", message[:1000]),
         isolation=launcher.name,
         provenance=plan.provenance,
     )

@@ -32,12 +32,17 @@ def read_notebook(path: Path, max_bytes: int = 200_000_000):
     """Parse and validate a submitted notebook (nbformat 4); raise :class:`NotebookUnreadable`."""
     if path.suffix != ".ipynb":
         raise NotebookUnreadable(f"{path.name}: not a notebook (expected a .ipynb file)")
-    if path.stat().st_size > max_bytes:
-        raise NotebookUnreadable(f"{path.name}: {path.stat().st_size} bytes, more than {max_bytes}")
+    size = path.stat().st_size
+    if size == 0:
+        raise NotebookUnreadable(f"{path.name}: the file is empty (not a readable notebook)")
+    if size > max_bytes:
+        raise NotebookUnreadable(f"{path.name}: {size} bytes, more than {max_bytes}")
     try:
         nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     except Exception as exc:  # nbformat raises JSON, unicode and its own reader errors
         raise NotebookUnreadable(f"{path.name}: not a readable notebook ({type(exc).__name__}: {exc})"[:500]) from None
+    if "nbformat" not in nb:
+        raise NotebookUnreadable(f"{path.name}: JSON, but not a notebook (it has no 'nbformat' field)")
     if nb.get("nbformat") != 4:
         raise NotebookUnreadable(f"{path.name}: nbformat {nb.get('nbformat')} is not supported; save it as version 4")
     if not isinstance(nb.get("cells"), list):
@@ -63,14 +68,14 @@ async def grade_submission(
         nb = read_notebook(notebook)
     except (NotebookUnreadable, OSError) as exc:
         result.status, result.message = "invalid", str(exc)
-        result.questions = _all_failed(plan, "not_run", str(exc))
+        result.questions = all_failed(plan, "not_run", str(exc))
     else:
         run = RunDir(workroot / f"{_safe(student_id)}-{uuid.uuid4().hex[:8]}").create()
         try:
             await _grade_in_kernel(plan, nb, launcher, run, slot, result)
         except KernelStartError as exc:
             result.status, result.message = "error", str(exc)
-            result.questions = _all_failed(plan, "not_run", "the notebook could not be run: " + str(exc))
+            result.questions = all_failed(plan, "not_run", "the notebook could not be run: " + str(exc))
         finally:
             run.remove()
     result.score = sum(q.score for q in result.questions)
@@ -89,7 +94,7 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
             message = (
                 f"the grading harness could not run in this notebook's kernel ({install.status} {install.message})"
             )
-            result.questions = _all_failed(plan, "not_run", message)
+            result.questions = all_failed(plan, "not_run", message)
         else:
             caller = _KernelCaller(session, run, deadline)
             result.questions = [await grade_question(q, caller, plan.assets) for q in plan.questions]
@@ -174,7 +179,7 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: str, m
     )
 
 
-def _all_failed(plan: GradingPlan, kind: str, message: str) -> list[QuestionResult]:
+def all_failed(plan: GradingPlan, kind: str, message: str) -> list[QuestionResult]:
     results = []
     for q in plan.questions:
         total = sum(c.weight for c in q.cases)

@@ -473,11 +473,15 @@ def _uid_pids(uid: int) -> list[int]:
     return found
 
 
+_KILL_ALL = "import os, signal; os.kill(-1, signal.SIGKILL)"  # every process of the caller's uid but itself
+
+
 def _kill_uid(uid: int, timeout_s: float = 5.0) -> None:
     """SIGKILL every process of ``uid`` with ``kill(-1)`` run as that uid: atomic against fork loops."""
     deadline = time.monotonic() + timeout_s
     while _uid_pids(uid):
-        subprocess.run([*_drop_to(uid), "kill", "-s", "KILL", "--", "-1"], capture_output=True)
+        # subtle: not util-linux `kill -s KILL -- -1`, which rejects -1 and kills nothing.
+        subprocess.run([*_drop_to(uid), sys.executable, "-c", _KILL_ALL], capture_output=True)
         if time.monotonic() > deadline:
             raise SandboxUnavailable(f"processes of sandbox uid {uid} survive SIGKILL: {_uid_pids(uid)}")
         time.sleep(0.02)

@@ -116,3 +116,20 @@ def test_sigint_to_the_wrapper_process_group_does_not_kill_the_sandbox(fresh_ker
     kernel.loop.run_until_complete(kernel.km.provisioner.send_signal(signal.SIGINT))  # jupyter's default way
     time.sleep(0.5)
     assert kernel.value("6 * 7") == 42
+
+
+def test_leftovers_of_a_slot_uid_are_killed_before_its_next_kernel(launcher, tmp_path):
+    """What a killed grader left running as a slot uid (e.g. after kill -9) is gone when the slot is reused."""
+    import subprocess
+
+    from grader.sandbox import _drop_to
+
+    uid = launcher.uid(6)
+    leftover = subprocess.Popen([*_drop_to(uid), "sleep", "300"])
+    try:
+        run = RunDir(tmp_path / "run").create()
+        launcher.kernel_manager(run, Limits(), 6)
+        launcher.after_kernel(run, 6)
+        assert leftover.wait(timeout=5) == -9
+    finally:
+        leftover.kill()
