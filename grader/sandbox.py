@@ -42,7 +42,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -52,6 +51,7 @@ from grader import cgroups
 from grader.errors import SandboxUnavailable
 from grader.kernel import KERNEL_ENV, RunDir
 from grader.spec import Limits
+from grader.uids import UidPool, drop_to, kill_uid
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,7 @@ class BubblewrapLauncher:
         ok, reason = available()
         if not ok:
             raise SandboxUnavailable(f"bubblewrap sandbox: {reason}")
-        if not 1000 <= uid_base < 2**31 - 1024:
-            raise ValueError(f"uid_base must be an unprivileged uid (1000 .. 2**31-1024), got {uid_base}")
+        self._uids = UidPool(uid_base)  # validates uid_base
         self.assets = {name: _checked_asset(name, Path(path)) for name, path in (assets or {}).items()}
         self.uid_base = uid_base
         self.cgroup_support = cgroups.probe(cgroup_parent)
@@ -149,15 +148,10 @@ class BubblewrapLauncher:
             log.warning("sandbox: %s", self.notices[-1])
         self._cgroups: dict[int, cgroups.SlotCgroup] = {}
         self._oom: dict[int, bool] = {}
-        self._locks: dict[int, int] = {}
-        self._slot_uids: dict[int, int] = {}
 
     def uid(self, slot: int) -> int:
-        """The host uid of slot ``slot``'s kernel: ``uid_base + slot``, unless another grader on this
-        machine holds that uid, in which case a free one above ``uid_base + 1024`` was taken."""
-        if not 0 <= slot < 1024:
-            raise ValueError(f"slot must be in 0..1023, got {slot}")
-        return self._slot_uids.get(slot, self.uid_base + slot)
+        """The host uid of slot ``slot``'s kernel (see :class:`grader.uids.UidPool`)."""
+        return self._uids.uid(slot)
 
     def kernel_env(self, run: RunDir) -> dict[str, str]:
         """The kernel's whole environment, as set inside the sandbox (paths are the sandbox's)."""
@@ -180,8 +174,8 @@ class BubblewrapLauncher:
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         """A manager for a sandboxed kernel in ``run``; call :meth:`after_kernel` when it is gone."""
-        uid = self._acquire(slot)
-        _kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
+        uid = self._uids.acquire(slot)
+        kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
         _prepare_run(run, uid)
         self._oom[slot] = False
         procs_files: list[str] = []
@@ -200,7 +194,7 @@ class BubblewrapLauncher:
             "--",
             *_rlimit_args(limits, in_cgroup=bool(procs_files)),
             "--",
-            *_drop_to(uid),
+            *drop_to(uid),
             *(_NO_USERNS if self.nested_userns else []),
             "env",
             "--default-signal=INT",  # only the wrappers ignore SIGINT, not the kernel's processes
@@ -230,11 +224,10 @@ class BubblewrapLauncher:
             if group is not None:
                 self._oom[slot] = group.oom_kills() > 0
                 group.remove()
-            _kill_uid(uid)
+            kill_uid(uid)
         except (OSError, SandboxUnavailable) as exc:
             log.warning("sandbox: slot %d (uid %d) not cleaned up: %s", slot, uid, exc)
-        self._unlock(uid)
-        self._slot_uids.pop(slot, None)
+        self._uids.release(slot)
 
     def _bwrap_args(self, run: RunDir) -> list[str]:
         ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
@@ -293,36 +286,6 @@ class BubblewrapLauncher:
         ]
         env = self.kernel_env(run)
         return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
-
-    def _acquire(self, slot: int) -> int:
-        """Lock a host uid for ``slot``: its own one if free, else the first free one above the pool's range
-        (two graders on one machine must never share a uid: its process budget and cleanup are per uid)."""
-        preferred = self.uid(slot)
-        if preferred in self._locks:
-            return preferred
-        for uid in (preferred, *range(self.uid_base + 1024, self.uid_base + 1024 + 4096)):
-            if uid not in self._locks and self._try_lock(uid):
-                self._slot_uids[slot] = uid
-                return uid
-        raise SandboxUnavailable(f"no free sandbox uid from {self.uid_base}: too many graders on this machine")
-
-    def _try_lock(self, uid: int) -> bool:
-        import fcntl  # POSIX only; this module is also imported where the sandbox is unavailable
-
-        path = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp") / f"grader-sandbox-{uid}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._locks[uid] = fd
-        return True
-
-    def _unlock(self, uid: int) -> None:
-        fd = self._locks.pop(uid, None)
-        if fd is not None:
-            os.close(fd)
 
 
 def available() -> tuple[bool, str]:
@@ -406,19 +369,6 @@ def _rlimit_args(limits: Limits, in_cgroup: bool) -> list[str]:
     return ["prlimit", *[f"--{name}={value}" for name, value in caps.items()]]
 
 
-def _drop_to(uid: int) -> list[str]:
-    return [
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-        "--",
-    ]
-
-
 def _usr_merge_links() -> list[str]:
     """/bin, /lib, ... as on the host: symlinks into /usr (merged /usr) or read-only binds."""
     args = []
@@ -459,37 +409,9 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def _uid_pids(uid: int) -> list[int]:
-    """Live (non-zombie) processes whose real, effective or saved uid is ``uid``."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:
-            continue
-        zombie = fields.get("State", "").strip().startswith("Z")
-        if str(uid) in fields.get("Uid", "").split()[:3] and not zombie:
-            found.append(int(status.parent.name))
-    return found
-
-
-_KILL_ALL = "import os, signal; os.kill(-1, signal.SIGKILL)"  # every process of the caller's uid but itself
-
-
-def _kill_uid(uid: int, timeout_s: float = 5.0) -> None:
-    """SIGKILL every process of ``uid`` with ``kill(-1)`` run as that uid: atomic against fork loops."""
-    deadline = time.monotonic() + timeout_s
-    while _uid_pids(uid):
-        # subtle: not util-linux `kill -s KILL -- -1`, which rejects -1 and kills nothing.
-        subprocess.run([*_drop_to(uid), sys.executable, "-c", _KILL_ALL], capture_output=True)
-        if time.monotonic() > deadline:
-            raise SandboxUnavailable(f"processes of sandbox uid {uid} survive SIGKILL: {_uid_pids(uid)}")
-        time.sleep(0.02)
-
-
 def _unprivileged_bwrap_works(uid: int) -> bool:
     """Whether the slot uid may start bwrap with a user namespace (used to block further ones inside)."""
-    probe = [*_drop_to(uid), "bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
+    probe = [*drop_to(uid), "bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
     try:
         return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):

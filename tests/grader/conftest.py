@@ -68,7 +68,7 @@ def mini_assignment(tmp_path_factory):
 def mini_plan(mini_assignment):
     """The mini assignment's plan with short limits, so hangs cost seconds."""
     plan = build_plan(mini_assignment)
-    return dataclasses.replace(plan, limits=Limits(cell_timeout_s=4, call_timeout_s=4, submission_timeout_s=120))
+    return dataclasses.replace(plan, limits=Limits(cell_timeout_s=6, call_timeout_s=6, submission_timeout_s=120))
 
 
 def grade(plan, path: Path, tmp_path: Path, launcher=None):

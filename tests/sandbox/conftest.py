@@ -20,7 +20,6 @@ SECRET_ENV = ("GRADER_TEST_SECRET_TOKEN", "s3cret-do-not-leak")
 SHARED_SLOT, FRESH_SLOT = 0, 1
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def _needs_sandbox():
     ok, why = available()

@@ -29,16 +29,18 @@ from grader.batch import RESULTS_DIR, grade_all, write_outputs
 from grader.grade import grade_submission
 from grader.groundtruth import build_plan
 from grader.kernel import LocalLauncher, RunDir
-from grader.sandbox import WRAPPER_TASKS, BubblewrapLauncher, _uid_pids
+from grader.sandbox import WRAPPER_TASKS, BubblewrapLauncher
 from grader.spec import Limits, load_assignment
 from grader.submissions import Submission
+from grader.uids import uid_pids as _uid_pids
 from tests.grader.conftest import GREEDY, MINI_SPEC, SOFTMAX, notebook
 
 pytestmark = pytest.mark.slow  # real kernels in real sandboxes
 
 REPO = Path(__file__).resolve().parents[2]
-LIMITS = Limits(cell_timeout_s=5, call_timeout_s=5, memory_mb=1024, max_processes=64, file_size_mb=64,
-                submission_timeout_s=120)
+LIMITS = Limits(
+    cell_timeout_s=6, call_timeout_s=6, memory_mb=1024, max_processes=64, file_size_mb=64, submission_timeout_s=120
+)
 FULL = {"greedy_next_token": 1.0, "softmax_with_temperature": 2.0}
 ONLY_GREEDY = {"greedy_next_token": 1.0, "softmax_with_temperature": 0.0}
 ONLY_SOFTMAX = {"greedy_next_token": 0.0, "softmax_with_temperature": 2.0}
@@ -217,14 +219,18 @@ STEAL = (
 )
 
 
-def test_secrets_hidden_cases_and_reference_are_out_of_reach(plan, sandbox, secret_files, assignment_folder,
-                                                             tmp_path, monkeypatch):
+def test_secrets_hidden_cases_and_reference_are_out_of_reach(
+    plan, sandbox, secret_files, assignment_folder, tmp_path, monkeypatch
+):
     monkeypatch.setenv(SECRET_ENV, SECRET)  # the grader's own environment holds it too
     targets = [str(p) for p in secret_files] + [
         str(assignment_folder / "assignment.toml"),
         str(REPO / "assignments" / "03-sampling" / "assignment.toml"),
         str(REPO / "reference" / "sampling.py"),
-        "/etc/shadow", "/root/.bash_history", f"/proc/{os.getpid()}/environ", f"/proc/{os.getppid()}/environ",
+        "/etc/shadow",
+        "/root/.bash_history",
+        f"/proc/{os.getpid()}/environ",
+        f"/proc/{os.getppid()}/environ",
     ]
     graded = grade(plan, sandbox, tmp_path, GREEDY, LOOT.format(targets=targets), STEAL)
     result = graded.result
@@ -297,8 +303,14 @@ def test_writes_outside_the_work_folder_change_nothing_on_the_host(plan, sandbox
     results.mkdir(parents=True)
     other = results / "other-student.json"
     other.write_text('{"score": 1}')
-    host_targets = [Path("/tmp") / f"pwned-{tag}", REPO / f"pwned-{tag}", results / "attacker.json",
-                    results / f"pwned-{tag}", tmp_path / f"pwned-{tag}", tmp_path / "runs" / f"pwned-{tag}"]
+    host_targets = [
+        Path("/tmp") / f"pwned-{tag}",
+        REPO / f"pwned-{tag}",
+        results / "attacker.json",
+        results / f"pwned-{tag}",
+        tmp_path / f"pwned-{tag}",
+        tmp_path / "runs" / f"pwned-{tag}",
+    ]
     untouchable = [other, Path("/etc/passwd"), REPO / "pyproject.toml", REPO / ".venv" / "pyvenv.cfg"]
     before = {p: sha(p) for p in untouchable}
     attack = (
@@ -409,8 +421,10 @@ def test_killing_every_visible_process_costs_only_its_own_cell_and_spares_the_ba
         "print('still alive')\n"
     )
     folder = tmp_path / "submissions"
-    subs = [Submission("killer", notebook(folder, "killer", GREEDY, killer, SOFTMAX)),
-            Submission("honest", notebook(folder, "honest", GREEDY, "import time; time.sleep(3)", SOFTMAX))]
+    subs = [
+        Submission("killer", notebook(folder, "killer", GREEDY, killer, SOFTMAX)),
+        Submission("honest", notebook(folder, "honest", GREEDY, "import time; time.sleep(3)", SOFTMAX)),
+    ]
     summary = asyncio.run(grade_all(plan, subs, tmp_path / "out", sandbox, jobs=2))
     by_id = {r.student_id: r for r in summary.results}
     for r in summary.results:
@@ -511,10 +525,14 @@ def test_writing_gigabytes_is_capped_by_the_file_size_limit(plan, sandbox, tmp_p
             subprocess.run(["rm", "-rf", "--one-file-system", str(run.root)], check=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not covered (grader/sandbox.py docstring): RLIMIT_FSIZE caps each file, not the work folder's total; "
-    "many files just under the limit fill the host disk until the submission's time runs out. Needs a disk "
-    "quota or a size-capped filesystem for run.work"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "not covered (grader/sandbox.py docstring): RLIMIT_FSIZE caps each file, not the work folder's total; "
+        "many files just under the limit fill the host disk until the submission's time runs out. Needs a disk "
+        "quota or a size-capped filesystem for run.work"
+    ),
+)
 def test_writing_gigabytes_in_many_files_is_capped(plan, sandbox, tmp_path, monkeypatch):
     kept: list[RunDir] = []
     monkeypatch.setattr(RunDir, "remove", lambda self: kept.append(self))
@@ -660,7 +678,7 @@ def test_an_oversized_result_file_written_past_the_harness_is_not_read(plan, san
         "    def write(folder, result, max_bytes=0):  # no size check: a 50 MB tensor file\n"
         "        import os\n"
         "        with open(os.path.join(folder, 'out.json'), 'w') as f:\n"
-        "            f.write('{\"value\": {\"status\": \"ok\", \"value\": {\"$tensor\": \"t0\"}}}')\n"
+        '            f.write(\'{"value": {"status": "ok", "value": {"$tensor": "t0"}}}\')\n'
         "        with open(os.path.join(folder, 'out.safetensors'), 'wb') as f:\n"
         "            f.write(b'\\0' * (50 << 20))\n"
         "    module._write = write\n"
@@ -680,11 +698,15 @@ def _own_rss_mb() -> int:
     return _rss_kb(os.getpid(), "VmRSS:") >> 10
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not covered: the host's ZMQ client accepts a message of any size, and jupyter_client + nbclient hold it "
-    "about 3 times (bytes, parsed JSON, str(content) for the output budget) before the output budget cuts it: "
-    "a 150 MB print costs the host ~450 MB, bounded only by the kernel's memory limit, per concurrent job. "
-    "Fix: zmq.MAXMSGSIZE on the client's context (KernelSession._start)"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "not covered: the host's ZMQ client accepts a message of any size, and jupyter_client + nbclient hold it "
+        "about 3 times (bytes, parsed JSON, str(content) for the output budget) before the output budget cuts it: "
+        "a 150 MB print costs the host ~450 MB, bounded only by the kernel's memory limit, per concurrent job. "
+        "Fix: zmq.MAXMSGSIZE on the client's context (KernelSession._start)"
+    ),
+)
 def test_a_single_huge_output_message_costs_the_host_little(plan, sandbox, tmp_path):
     flood = "import sys\nsys.stdout.write('x' * (150 << 20)); sys.stdout.flush()"
     base, peak, stop = _own_rss_mb(), [0], threading.Event()
@@ -742,9 +764,13 @@ def test_a_batch_of_attacks_and_two_honest_submissions(plan, sandbox, secret_fil
         "honest-a": [GREEDY, SOFTMAX],
         "killer": [GREEDY, "import os\nos.kill(-1, 9)\nos.kill(os.getppid(), 9)", SOFTMAX],
         "thief": [GREEDY, LOOT.format(targets=targets), STEAL],
-        "spawner": [GREEDY, "import subprocess\ntry:\n"
-                            "    [subprocess.Popen(['sleep', '600']) for _ in range(300)]\n"
-                            "except OSError:\n    pass", SOFTMAX],
+        "spawner": [
+            GREEDY,
+            "import subprocess\ntry:\n"
+            "    [subprocess.Popen(['sleep', '600']) for _ in range(300)]\n"
+            "except OSError:\n    pass",
+            SOFTMAX,
+        ],
         "hog": [GREEDY, "x = [bytearray(1 << 30) for _ in range(40)]", SOFTMAX],
         "planter": [GREEDY, SOFTMAX, PLANT.format(secret=targets[1], swap=True)],
         "stubborn": [GREEDY, "import signal\nsignal.signal(2, signal.SIG_IGN)\nwhile 1:\n    pass", SOFTMAX],
@@ -782,6 +808,8 @@ def test_sandbox_overhead_per_submission(plan, sandbox, tmp_path, record_propert
     sandboxed, local = median(times["bubblewrap"]), median(times["local"])
     record_property("sandbox_median_s", round(sandboxed, 2))
     record_property("local_median_s", round(local, 2))
-    print(f"\nsandbox overhead: bubblewrap median {sandboxed:.2f} s, local median {local:.2f} s, "
-          f"overhead {sandboxed - local:+.2f} s per submission ({times})")
+    print(
+        f"\nsandbox overhead: bubblewrap median {sandboxed:.2f} s, local median {local:.2f} s, "
+        f"overhead {sandboxed - local:+.2f} s per submission ({times})"
+    )
     assert sandboxed < local + 10

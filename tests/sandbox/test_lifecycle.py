@@ -10,8 +10,9 @@ import pytest
 
 from grader.errors import SandboxUnavailable
 from grader.kernel import LocalLauncher, RunDir
-from grader.sandbox import BubblewrapLauncher, _uid_pids, isolation_report
+from grader.sandbox import BubblewrapLauncher, isolation_report
 from grader.spec import Limits
+from grader.uids import uid_pids as _uid_pids
 
 pytestmark = pytest.mark.slow  # real kernels
 
@@ -82,8 +83,13 @@ def test_asset_must_be_readable_by_the_sandbox_uid(tmp_path):
 
 def test_isolation_report_names_every_feature():
     features = [row[0] for row in isolation_report()]
-    assert features == ["bubblewrap sandbox", "bwrap", "running as root", "cgroup memory+pids",
-                        "user namespaces inside"]
+    assert features == [
+        "bubblewrap sandbox",
+        "bwrap",
+        "running as root",
+        "cgroup memory+pids",
+        "user namespaces inside",
+    ]
 
 
 def test_start_time_sandboxed_vs_local(fresh_kernel):
@@ -122,7 +128,7 @@ def test_leftovers_of_a_slot_uid_are_killed_before_its_next_kernel(launcher, tmp
     """What a killed grader left running as a slot uid (e.g. after kill -9) is gone when the slot is reused."""
     import subprocess
 
-    from grader.sandbox import _drop_to
+    from grader.uids import drop_to as _drop_to
 
     uid = launcher.uid(6)
     leftover = subprocess.Popen([*_drop_to(uid), "sleep", "300"])
