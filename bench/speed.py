@@ -60,6 +60,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from grader.kernel import KERNEL_ENV  # noqa: E402  (every kernel here gets the grader's settings)
+
 ASSIGNMENT = REPO / "assignments" / "03-sampling"
 BENCH = REPO / ".bench"
 NBG_VENV = BENCH / "nbgrader-venv"
@@ -95,16 +97,6 @@ DEMO = (
     "print(greedy_next_token(cat_logits), top_k_filter(cat_logits, 2), top_p_filter(cat_logits, 0.9))\n"
 )
 IMPORTS = "import torch\nimport torch.nn.functional as F\n"
-# Same settings as every grader kernel (grader/kernel.py KERNEL_ENV): one thread per library.
-KERNEL_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 # `grader grade` flags that would turn on the zygote fast start (issue 7); row (a) runs once one exists.
 ZYGOTE_FLAGS = ("--zygote", "--fast-start")
 
