@@ -75,9 +75,7 @@ def sampling_cases(model, tok, dev):
         "sampling",
         "generate greedy, 40 tokens (no KV cache)",
         lambda: S.generate(model, ids, 40),
-        lambda: model.generate(
-            ids, attention_mask=mask, max_new_tokens=40, do_sample=False, eos_token_id=None
-        ),
+        lambda: model.generate(ids, attention_mask=mask, max_new_tokens=40, do_sample=False, eos_token_id=None),
     )
     yield (
         "sampling",
@@ -109,9 +107,7 @@ def tokenization_cases():
 
 
 def attention_cases(dev):
-    q, k, v = (
-        torch.randn(8, 8, 256, 64, generator=torch.Generator().manual_seed(s)).to(dev) for s in range(3)
-    )
+    q, k, v = (torch.randn(8, 8, 256, 64, generator=torch.Generator().manual_seed(s)).to(dev) for s in range(3))
     mask = A.causal_mask(256, device=dev)
     x = torch.randn(8, 256, 256, generator=torch.Generator().manual_seed(3)).to(dev)
     w = torch.randn(256, 256, generator=torch.Generator().manual_seed(4)).to(dev) / 16

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Grading speed vs nbgrader and vs plain notebook execution, one table (see bench/speed.py's docstring).
-#   bash bench/speed.sh            # N = 40 submissions
-#   bash bench/speed.sh --n 20     # any bench/speed.py option
+#   bash bench/speed.sh            # N = 40 submissions, about 15 minutes on 2 cores
+#   bash bench/speed.sh --quick    # N = 8, one repetition: about 5 minutes
+#   bash bench/speed.sh --n 20     # any bench/speed.py option (--n, --reps, --skip, --quick)
 # Needs scripts/setup.sh done (.venv, course model); installs nbgrader into .bench/nbgrader-venv once.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -72,13 +72,20 @@ class KernelSession:
         self._reply_status: str = "ok"
         self._reply_message: str = ""
         self.client: _BoundedClient | None = None
+        self.timings: dict[str, float] = {}  # seconds of the first start and the final stop (not restarts)
 
     async def __aenter__(self) -> KernelSession:
-        await self._start()
+        started = time.perf_counter()
+        try:
+            await self._start()
+        finally:
+            self.timings["kernel_start"] = time.perf_counter() - started
         return self
 
     async def __aexit__(self, *exc) -> None:
+        started = time.perf_counter()
         await self._stop()
+        self.timings["kernel_stop"] = time.perf_counter() - started
 
     async def _start(self) -> None:
         km = self.launcher.kernel_manager(self.run_dir, self.limits, self.slot)

@@ -3,6 +3,7 @@
 :func:`grade_submission` never raises for anything the submission does; what went wrong is in the
 returned :class:`~grader.results.SubmissionResult`. Only the grader's own failures (a kernel that cannot
 start on this machine at all) surface as :class:`~grader.errors.GraderError` from the batch runner.
+The result's ``timings`` say where the time went (:data:`grader.results.PHASES`, ``time.perf_counter``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from grader.errors import KernelStartError
 from grader.execute import KernelSession, run_notebook, submission_deadline
 from grader.kernel import Launcher, RunDir
 from grader.plan import CasePlan, GradingPlan, QuestionPlan
-from grader.results import FAILURE_KINDS, CellSummary, QuestionResult, SubmissionResult, TestResult
+from grader.results import FAILURE_KINDS, PHASES, CellSummary, QuestionResult, SubmissionResult, TestResult
 
 HIDDEN_NOTE = "hidden test: its inputs and expected values are not shown"
 
@@ -54,7 +55,7 @@ async def grade_submission(
     plan: GradingPlan, notebook: Path, student_id: str, launcher: Launcher, workroot: Path, slot: int = 0
 ) -> SubmissionResult:
     """Grade ``notebook`` for ``student_id``; ``workroot`` holds the temporary run folders."""
-    started = time.monotonic()
+    started, clock = time.monotonic(), time.perf_counter()
     result = SubmissionResult(
         student_id=student_id,
         assignment=plan.assignment,
@@ -80,34 +81,54 @@ async def grade_submission(
             run.remove()
     result.score = sum(q.score for q in result.questions)
     result.seconds = time.monotonic() - started
+    result.timings["total"] = time.perf_counter() - clock
     return result
 
 
 async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: SubmissionResult) -> None:
     deadline = submission_deadline(plan.limits)
-    async with KernelSession(launcher, run, plan.limits, slot) as session:
-        records = await run_notebook(session, nb, deadline)
-        result.cells = [CellSummary(index=r.index, status=r.status, message=r.message) for r in records]
-        assets = {name: launcher.asset_path(name, path) for name, path in plan.assets.items()}
-        install = await session.run(harness.install_source(assets, plan.limits.return_bytes), -1, 60)
-        if install.status != "ok":
-            message = (
-                f"the grading harness could not run in this notebook's kernel ({install.status} {install.message})"
-            )
-            result.questions = all_failed(plan, "not_run", message)
-        else:
-            caller = _KernelCaller(session, run, deadline)
-            result.questions = [await grade_question(q, caller, plan.assets) for q in plan.questions]
-        result.notes = session.log.notes
+    timings = dict.fromkeys(PHASES, 0.0)
+    session = KernelSession(launcher, run, plan.limits, slot)
+    try:
+        async with session:
+            lap = time.perf_counter()
+            records = await run_notebook(session, nb, deadline)
+            timings["cells"] = time.perf_counter() - lap
+            result.cells = [CellSummary(index=r.index, status=r.status, message=r.message) for r in records]
+            assets = {name: launcher.asset_path(name, path) for name, path in plan.assets.items()}
+            lap = time.perf_counter()
+            install = await session.run(harness.install_source(assets, plan.limits.return_bytes), -1, 60)
+            timings["harness_install"] = time.perf_counter() - lap
+            if install.status != "ok":
+                message = (
+                    f"the grading harness could not run in this notebook's kernel ({install.status} {install.message})"
+                )
+                result.questions = all_failed(plan, "not_run", message)
+            else:
+                caller = _KernelCaller(session, run, deadline, timings)
+                result.questions = [await grade_question(q, caller, plan.assets, timings) for q in plan.questions]
+            result.notes = session.log.notes
+    finally:
+        timings.update(session.timings)  # kernel_start, kernel_stop
+        result.timings = timings
 
 
 class _KernelCaller:
-    """Calls a function in the submission's kernel through the harness, one folder of files per call."""
+    """Calls a function in the submission's kernel through the harness, one folder of files per call;
+    adds each call's seconds to ``timings["calls"]``."""
 
-    def __init__(self, session: KernelSession, run: RunDir, deadline: float):
+    def __init__(self, session: KernelSession, run: RunDir, deadline: float, timings: dict[str, float]):
         self.session, self.run, self.deadline, self.count = session, run, deadline, 0
+        self.timings = timings
 
     async def __call__(self, function: str, kwargs: dict, repeat: int) -> harness.CallOutcome:
+        started = time.perf_counter()
+        try:
+            return await self._call(function, kwargs, repeat)
+        finally:
+            self.timings["calls"] += time.perf_counter() - started
+
+    async def _call(self, function: str, kwargs: dict, repeat: int) -> harness.CallOutcome:
         self.count += 1
         folder = f"{self.run.calls.name}/call-{self.count}"
         harness.write_inputs(self.run.work / folder, kwargs)
@@ -121,9 +142,12 @@ class _KernelCaller:
         return harness.read_outcome(self.run.work / folder, self.session.limits.return_bytes)
 
 
-async def grade_question(question: QuestionPlan, caller, assets: dict[str, Path] | None = None) -> QuestionResult:
+async def grade_question(
+    question: QuestionPlan, caller, assets: dict[str, Path] | None = None, timings: dict[str, float] | None = None
+) -> QuestionResult:
     """Call and judge every case of one question; ``caller(function, kwargs, repeat)`` returns a CallOutcome.
-    ``assets`` are the host's asset folders, for comparisons that need the model (RAG)."""
+    ``assets`` are the host's asset folders, for comparisons that need the model (RAG); the comparisons'
+    seconds are added to ``timings["compare"]`` when given."""
 
     def resolve(handle):
         from grader.groundtruth import resolve_handle
@@ -141,7 +165,10 @@ async def grade_question(question: QuestionPlan, caller, assets: dict[str, Path]
         outcome = await caller(question.function, case.args, repeat)
         if outcome.status == "missing":
             missing = outcome.message
+        started = time.perf_counter()
         tests.append(_judge(question, case, max_score, outcome, resolve))
+        if timings is not None:
+            timings["compare"] = timings.get("compare", 0.0) + time.perf_counter() - started
     return QuestionResult(
         name=question.function, score=sum(t.score for t in tests), max_score=question.points, tests=tests
     )

@@ -3,6 +3,8 @@
 Gradescope's ``results.json`` fields (``score``, ``max_score``, ``output``, ``tests[]`` with ``name``,
 ``score``, ``max_score``, ``status``, ``output``, ``visibility``) are kept exactly, so the file can be
 uploaded there as is; ``questions`` (per graded function) and ``execution`` are additions.
+``execution.timings`` says where a graded submission's time went (see :data:`PHASES`); results saved
+before it existed load with no timings.
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ FAILURE_KINDS = {
     "not_callable": "the name is not a function",
     "dead": "the kernel died during the call",
     "not_run": "could not be run",
+}
+
+# Where one submission's grading time went, in seconds (``execution.timings``): disjoint phases of
+# grade_submission, measured with time.perf_counter, and ``total``, its whole duration (the phases add up
+# to at most ``total``; the rest is reading the notebook and the run folder's set-up and removal).
+PHASES = {
+    "kernel_start": "starting the kernel, until it answers (kernel_info)",
+    "cells": "the notebook's code cells, one after the other (recoveries from hangs and crashes included)",
+    "harness_install": "defining the grading harness in the kernel",
+    "calls": "calls of the student's functions: writing the inputs, the call in the kernel, reading the result",
+    "compare": "comparing each result with the expected value, on the host",
+    "kernel_stop": "shutting the kernel down and cleaning up after it",
 }
 
 
@@ -76,6 +90,9 @@ class SubmissionResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
     isolation: str = ""
     seconds: float = 0.0
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds per phase of PHASES, and 'total' (see PHASES)."
+    )
     provenance: dict = Field(default_factory=dict)
 
     @property
@@ -106,6 +123,7 @@ class SubmissionResult(BaseModel):
                 "notes": self.notes,
                 "isolation": self.isolation,
                 "seconds": round(self.seconds, 3),
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
             },
             "provenance": self.provenance,
         }
@@ -147,6 +165,7 @@ class SubmissionResult(BaseModel):
             notes=execution.get("notes", []),
             isolation=execution.get("isolation", ""),
             seconds=execution.get("seconds", 0.0),
+            timings=execution.get("timings", {}),
             provenance=data.get("provenance", {}),
         )
 
