@@ -81,6 +81,7 @@ def grade(
     Resumable: a rerun grades only what is not graded yet."""
     from grader.batch import BatchSettings, grade_batch
     from grader.groundtruth import build_plan
+    from grader.gtcache import cache_folder
     from grader.isolation import choose_launcher
     from grader.spec import load_assignment
     from grader.submissions import load_submissions
@@ -90,7 +91,8 @@ def grade(
         intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
         if not intake.submissions:
             raise GraderError(f"{submissions}: no submissions found")
-        plan = build_plan(spec)
+        plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
+        console.print(str(plan.groundtruth))
         launcher, notice = choose_launcher(plan.assets, require_sandbox=not no_sandbox)
     except GraderError as exc:
         _fail(exc)

@@ -3,22 +3,27 @@
 The reference callable of a case is ``module:function`` (see :meth:`AssignmentSpec.reference_for`).
 Handles are resolved here to the host's own objects: the asset's model loaded with ``from_pretrained``
 from its local folder, a fresh seeded ``torch.Generator``. Computation follows the reference's device
-and determinism policy (:mod:`reference.device`); results come back to the CPU.
+and determinism policy (:mod:`reference.device`); results come back to the CPU. With a cache folder,
+each case is computed once (:mod:`grader.gtcache`).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 from grader.errors import SpecError
+from grader.gtcache import GroundTruthCache
 from grader.inputs import materialize
-from grader.plan import CasePlan, GradingPlan, QuestionPlan
-from grader.spec import Asset, Assignment, DistributionCompare
+from grader.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
+from grader.spec import Asset, Assignment, Case, DistributionCompare, Question
 from grader.wire import Handle
+
+log = logging.getLogger(__name__)
 
 
 def asset_paths(assignment: Assignment) -> dict[str, Path]:
@@ -34,29 +39,53 @@ def _asset_path(folder: Path, asset: Asset) -> Path:
     return (folder / (asset.path or "")).resolve()
 
 
-def build_plan(assignment: Assignment) -> GradingPlan:
-    """Compute every case's inputs and expected value (hidden cases included)."""
+def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> GradingPlan:
+    """Compute every case's inputs and expected value (hidden cases included).
+
+    With ``cache_dir``, a case whose content hash (see :mod:`grader.gtcache`) is stored there is read
+    instead of computed, and each computed case is stored. ``plan.groundtruth`` counts both.
+    """
     from reference import device as ref_device
 
     ref_device.configure_determinism()
     spec, assets = assignment.spec, asset_paths(assignment)
+    cache = None if cache_dir is None else GroundTruthCache(cache_dir, assignment.folder, assets)
+    counts = GroundTruthCounts()
     questions = []
     for question in spec.questions:
         cases = []
         for case in question.cases:
-            where = f"{assignment.folder / 'assignment.toml'}: question '{question.function}', case '{case.name}'"
-            args = materialize(case.args, assignment.folder, assets, where)
-            ref_args = (
-                args
-                if case.reference_args is None
-                else materialize(case.reference_args, assignment.folder, assets, where)
-            )
-            if isinstance(case.compare, DistributionCompare):  # probabilities never depend on random numbers
-                ref_args = {k: v for k, v in ref_args.items() if not (isinstance(v, Handle) and v.kind == "generator")}
-            expected = run_reference(spec.reference_for(question, case), ref_args, assets, where)
+            target = spec.reference_for(question, case)
+            key = cache.key(case, target) if cache else None
+            found = cache.get(key) if key else None
+            if found:
+                counts.cached += 1
+                args, expected = found
+            else:
+                counts.computed += 1
+                args, expected = _compute(assignment, question, case, target, assets)
+                if key:
+                    cache.put(key, args, expected)
             cases.append(CasePlan(case.name, case.compare, args, expected, case.hidden, case.weight))
         questions.append(QuestionPlan(question.function, question.points, cases, question.description))
-    return GradingPlan(spec.id, spec.title, spec.version, spec.limits, questions, assets, ref_device.provenance())
+    counts.discarded = cache.discarded if cache else 0
+    if cache:
+        log.info("%s (cache %s)", counts, cache.folder)
+    return GradingPlan(
+        spec.id, spec.title, spec.version, spec.limits, questions, assets, ref_device.provenance(), counts
+    )
+
+
+def _compute(assignment: Assignment, question: Question, case: Case, target: str, assets: dict[str, Path]):
+    """``(args, expected)`` of one case: its inputs built from the spec, the reference run on them."""
+    where = f"{assignment.folder / 'assignment.toml'}: question '{question.function}', case '{case.name}'"
+    args = materialize(case.args, assignment.folder, assets, where)
+    ref_args = (
+        args if case.reference_args is None else materialize(case.reference_args, assignment.folder, assets, where)
+    )
+    if isinstance(case.compare, DistributionCompare):  # probabilities never depend on random numbers
+        ref_args = {k: v for k, v in ref_args.items() if not (isinstance(v, Handle) and v.kind == "generator")}
+    return args, run_reference(target, ref_args, assets, where)
 
 
 def run_reference(target: str, args: dict, assets: dict[str, Path], where: str):

@@ -45,6 +45,19 @@ class QuestionPlan:
 
 
 @dataclass
+class GroundTruthCounts:
+    """How a plan's expected values were obtained: read from the ground-truth cache or computed now."""
+
+    cached: int = 0
+    computed: int = 0
+    discarded: int = 0  # cache entries that could not be trusted (their cases are among the computed)
+
+    def __str__(self) -> str:
+        bad = f", {self.discarded} unreadable cache entries" if self.discarded else ""
+        return f"ground truth: {self.cached} cached, {self.computed} computed{bad}"
+
+
+@dataclass
 class GradingPlan:
     assignment: str
     title: str
@@ -53,6 +66,7 @@ class GradingPlan:
     questions: list[QuestionPlan]
     assets: dict[str, Path] = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    groundtruth: GroundTruthCounts = field(default_factory=GroundTruthCounts)
 
     @property
     def max_score(self) -> float:
