@@ -30,6 +30,11 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+NO_FAST_START = typer.Option(
+    False, "--no-fast-start", help="Start every kernel from scratch instead of forking it from a preloaded zygote."
+)
+
+
 @app.command()
 def release(assignment: Path, out: Path = typer.Option(..., "--out", help="Empty folder for the release.")):
     """Build the student release: template notebook, public tests with expected values, assets."""
@@ -44,14 +49,20 @@ def release(assignment: Path, out: Path = typer.Option(..., "--out", help="Empty
 
 
 @app.command()
-def check(notebook: Path, tests: Path = typer.Option(None, help="The release's tests folder, if not found.")):
+def check(
+    notebook: Path,
+    tests: Path = typer.Option(None, help="The release's tests folder, if not found."),
+    no_fast_start: bool = NO_FAST_START,
+):
     """Run the public tests on your notebook and show the results (offline, CPU)."""
     from grader.check import check_notebook, load_check_plan
-    from grader.isolation import choose_launcher
+    from grader.isolation import choose_launcher, preload_for
 
     try:
         plan = load_check_plan(notebook, tests)
-        launcher, notice = choose_launcher(plan.assets, require_sandbox=False)
+        launcher, notice = choose_launcher(
+            plan.assets, require_sandbox=False, fast_start=not no_fast_start, preload=preload_for(plan.assets)
+        )
         console.print(f"[yellow]note:[/yellow] {notice}")
         result, plan, report = check_notebook(notebook, plan, launcher)
     except GraderError as exc:
@@ -76,13 +87,14 @@ def grade(
         [], "--student", help="Grade (again) only this student id (a Moodle participant number); repeatable."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar: one log line per submission."),
+    no_fast_start: bool = NO_FAST_START,
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
     from grader.batch import BatchSettings, grade_batch
     from grader.groundtruth import build_plan
     from grader.gtcache import cache_folder
-    from grader.isolation import choose_launcher
+    from grader.isolation import choose_launcher, preload_for
     from grader.spec import load_assignment
     from grader.submissions import load_submissions
 
@@ -93,7 +105,12 @@ def grade(
             raise GraderError(f"{submissions}: no submissions found")
         plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
         console.print(str(plan.groundtruth))
-        launcher, notice = choose_launcher(plan.assets, require_sandbox=not no_sandbox)
+        launcher, notice = choose_launcher(
+            plan.assets,
+            require_sandbox=not no_sandbox,
+            fast_start=not no_fast_start,
+            preload=preload_for(plan.assets, spec.notebook_path),
+        )
     except GraderError as exc:
         _fail(exc)
     console.print(notice)
@@ -229,18 +246,26 @@ def report(out: Path):
 
 @app.command()
 def validate(
-    assignment: Path, no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel.")
+    assignment: Path,
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel."),
+    no_fast_start: bool = NO_FAST_START,
 ):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
     nothing leaked. Exit 1 if any check fails."""
     from grader.groundtruth import asset_paths
-    from grader.isolation import choose_launcher
+    from grader.isolation import choose_launcher, preload_for
     from grader.spec import load_assignment
     from grader.validate import validate as run_checks
 
     try:
         spec = load_assignment(assignment)
-        launcher, notice = choose_launcher(asset_paths(spec), require_sandbox=not no_sandbox)
+        assets = asset_paths(spec)
+        launcher, notice = choose_launcher(
+            assets,
+            require_sandbox=not no_sandbox,
+            fast_start=not no_fast_start,
+            preload=preload_for(assets, spec.notebook_path),
+        )
         console.print(notice)
         findings = run_checks(spec, launcher)
     except GraderError as exc:

@@ -7,6 +7,7 @@ self-check falls back to a plain local kernel (macOS, Windows, Linux without bub
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grader.errors import SandboxUnavailable
@@ -21,13 +22,29 @@ def sandbox_status() -> tuple[bool, str]:
     return sandbox.available()
 
 
-def choose_launcher(assets: dict[str, Path], *, require_sandbox: bool) -> tuple[Launcher, str]:
-    """A launcher and a one-line notice describing the isolation it gives."""
+def choose_launcher(
+    assets: dict[str, Path], *, require_sandbox: bool, fast_start: bool = True, preload: Sequence[str] = ()
+) -> tuple[Launcher, str]:
+    """A launcher and a one-line notice describing the isolation it gives.
+
+    With ``fast_start``, sandboxed kernels are forked from a zygote that imported torch and ``preload`` once
+    (:mod:`grader.fast_start`); if it cannot start, plain sandboxed kernels are used and the notice says why.
+    """
     ok, reason = sandbox_status()
     if ok:
         from grader.sandbox import BubblewrapLauncher
 
-        return BubblewrapLauncher(assets=assets), "sandbox: bubblewrap (own namespaces, unprivileged uid, limits)"
+        sandbox = "sandbox: bubblewrap (own namespaces, unprivileged uid, limits)"
+        if not fast_start:
+            return BubblewrapLauncher(assets=assets), sandbox
+        from grader.fast_start import ZygoteLauncher
+
+        try:
+            launcher = ZygoteLauncher(assets=assets, preload=preload)
+        except SandboxUnavailable as exc:
+            return BubblewrapLauncher(assets=assets), f"{sandbox}; fast start unavailable ({exc})"
+        loaded = ", ".join(dict.fromkeys(name.split(".")[0] for name in launcher.preloaded))
+        return launcher, f"{sandbox}; fast start: kernels forked from a zygote with {loaded} imported"
     if require_sandbox:
         raise SandboxUnavailable(
             f"no sandbox on this machine ({reason}); install bubblewrap "
@@ -45,3 +62,41 @@ def doctor() -> list[tuple[str, str, str]]:
 
         rows += sandbox.isolation_report()
     return rows
+
+
+# Modules a zygote may import for an assignment: import-time side effects known to be fork-safe (no threads,
+# no per-user config read from the environment at import, as matplotlib does).
+PRELOADABLE = ("torch", "transformers", "tokenizers", "numpy", "safetensors")
+
+
+def preload_for(assets: Mapping[str, Path], notebook: Path | None = None) -> list[str]:
+    """What a zygote for this assignment should import besides torch: transformers where a model asset is used
+    (the harness loads it with ``from_pretrained``), and what the instructor's notebook imports of
+    :data:`PRELOADABLE`."""
+    modules = ["transformers"] if assets else []
+    if notebook is not None:
+        modules += [name for name in notebook_imports(notebook) if name in PRELOADABLE]
+    return list(dict.fromkeys(modules))
+
+
+def notebook_imports(path: Path) -> list[str]:
+    """Top-level module names imported by the code cells of a (trusted) notebook; unparsable cells are skipped."""
+    import ast
+
+    import nbformat
+
+    names = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module.split(".")[0])
+    return [name for name in dict.fromkeys(names) if name not in sys.stdlib_module_names]

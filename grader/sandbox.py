@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 WORK_DIR = "/submission"  # run.work inside the sandbox: the kernel's cwd and HOME
 ASSETS_DIR = "/assets"  # asset <name> is at /assets/<name>, read-only
+IPC_DIR = "/ipc"  # run.ipc inside a zygote kernel (a bwrap kernel sees it at its host path)
 TMP_MB, SHM_MB = 256, 64  # private tmpfs sizes (their pages also count against the memory cgroup)
 WRAPPER_TASKS = 3  # bwrap monitor + bwrap pid 1 + the inner bwrap: in the cgroup besides the submission
 ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "mime.types", "os-release")
@@ -127,6 +128,7 @@ class BubblewrapLauncher:
 
     name = "bubblewrap"
     isolated = True
+    wrapper_tasks = WRAPPER_TASKS  # processes of the sandbox in the slot cgroup besides the submission's
 
     def __init__(
         self, assets: Mapping[str, Path] | None = None, uid_base: int = 61000, cgroup_parent: str | None = None
@@ -174,15 +176,7 @@ class BubblewrapLauncher:
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         """A manager for a sandboxed kernel in ``run``; call :meth:`after_kernel` when it is gone."""
-        uid = self._uids.acquire(slot)
-        kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
-        _prepare_run(run, uid)
-        self._oom[slot] = False
-        procs_files: list[str] = []
-        if self.cgroup_support.usable:
-            group = cgroups.SlotCgroup(self.cgroup_support, f"grader-sandbox-{uid}")
-            self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + WRAPPER_TASKS)
-            procs_files = [str(path) for path in group.procs_files]
+        uid, procs_files = self._prepare_slot(run, limits, slot)
         wrapper = [
             "/bin/sh",
             "-c",
@@ -192,7 +186,8 @@ class BubblewrapLauncher:
             "--",
             *self._bwrap_args(run),
             "--",
-            *_rlimit_args(limits, in_cgroup=bool(procs_files)),
+            "prlimit",
+            *[f"--{name}={soft}:{hard}" for name, (soft, hard) in rlimits(limits, bool(procs_files)).items()],
             "--",
             *drop_to(uid),
             *(_NO_USERNS if self.nested_userns else []),
@@ -207,6 +202,18 @@ class BubblewrapLauncher:
             ip=str(run.ipc / "k"),
             connection_file=str(run.ipc / "kernel.json"),
         )
+
+    def _prepare_slot(self, run: RunDir, limits: Limits, slot: int) -> tuple[int, list[str]]:
+        """Take the slot's uid (killing leftovers), open ``run`` to it, make its cgroup: (uid, cgroup.procs files)."""
+        uid = self._uids.acquire(slot)
+        kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
+        _prepare_run(run, uid)
+        self._oom[slot] = False
+        if not self.cgroup_support.usable:
+            return uid, []
+        group = cgroups.SlotCgroup(self.cgroup_support, f"grader-sandbox-{uid}")
+        self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + self.wrapper_tasks)
+        return uid, [str(path) for path in group.procs_files]
 
     def oom_killed(self, slot: int) -> bool:
         """Whether the memory cgroup killed a process of the slot's latest kernel (also after it is gone)."""
@@ -230,11 +237,6 @@ class BubblewrapLauncher:
         self._uids.release(slot)
 
     def _bwrap_args(self, run: RunDir) -> list[str]:
-        ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
-        binds = [("--ro-bind", str(p), str(p)) for p in sorted(ro)]
-        binds += [("--ro-bind", str(p), f"{ASSETS_DIR}/{n}") for n, p in sorted(self.assets.items())]
-        binds += [("--bind", str(run.work), WORK_DIR), ("--bind", str(run.ipc), str(run.ipc))]
-        etc = run.root / "sandbox-etc"
         args = [
             "bwrap",
             "--die-with-parent",
@@ -246,6 +248,26 @@ class BubblewrapLauncher:
             "--unshare-cgroup-try",
             "--hostname",
             "sandbox",
+            *self.filesystem_args(run.root / "sandbox-etc", work=run.work, ipc=run.ipc),
+            "--chdir",
+            WORK_DIR,
+            "--clearenv",
+        ]
+        env = self.kernel_env(run)
+        return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
+
+    def filesystem_args(self, etc: Path, work: Path | None = None, ipc: Path | None = None) -> list[str]:
+        """bwrap's arguments for the filesystem a kernel sees (the one definition of it, see the module doc).
+
+        ``etc`` holds the synthetic passwd, group and hosts. Without ``work``/``ipc``, :data:`WORK_DIR` and
+        :data:`IPC_DIR` are empty mount points (the zygote's template, see :mod:`grader.zygote`).
+        """
+        ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
+        binds = [("--ro-bind", str(p), str(p)) for p in sorted(ro)]
+        binds += [("--ro-bind", str(p), f"{ASSETS_DIR}/{n}") for n, p in sorted(self.assets.items())]
+        binds += [("--bind", str(work), WORK_DIR)] if work is not None else [("--dir", WORK_DIR)]
+        binds += [("--bind", str(ipc), str(ipc))] if ipc is not None else [("--dir", IPC_DIR)]
+        return [
             "--ro-bind",
             "/usr",
             "/usr",
@@ -268,7 +290,7 @@ class BubblewrapLauncher:
             "--tmpfs",
             "/dev/shm",
             *[a for bind in binds for a in bind],
-            *[a for d in _mount_parents([dst for _, _, dst in binds]) for a in ("--chmod", "0755", d)],
+            *[a for d in _mount_parents([b[-1] for b in binds]) for a in ("--chmod", "0755", d)],
             "--chmod",
             "0755",
             "/etc",
@@ -280,12 +302,7 @@ class BubblewrapLauncher:
             "/dev/shm",
             "--remount-ro",
             "/",
-            "--chdir",
-            WORK_DIR,
-            "--clearenv",
         ]
-        env = self.kernel_env(run)
-        return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
 
 
 def available() -> tuple[bool, str]:
@@ -354,19 +371,23 @@ def _prepare_run(run: RunDir, uid: int) -> None:
     (etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
 
 
-def _rlimit_args(limits: Limits, in_cgroup: bool) -> list[str]:
-    """prlimit's arguments. In a cgroup, memory and pids.max bind; RLIMIT_NPROC (per uid) is a backstop."""
+def rlimits(limits: Limits, in_cgroup: bool, wrappers_in_uid: int = 1) -> dict[str, tuple[int, int]]:
+    """Resource limits (soft, hard) of the kernel process, by ``prlimit`` name.
+
+    In a cgroup, memory and pids.max bind and RLIMIT_NPROC (per uid) is a backstop over the slot's tasks;
+    ``wrappers_in_uid`` counts the wrapper processes that run as the slot uid (the inner bwrap).
+    """
+    nproc = limits.max_processes + (WRAPPER_TASKS if in_cgroup else wrappers_in_uid)
     caps = {
-        # + the inner bwrap (slot uid); in a cgroup + all wrappers, so that pids.max is the limit that binds
-        "nproc": limits.max_processes + (WRAPPER_TASKS if in_cgroup else 1),
-        "cpu": f"{limits.cpu_time_s}:{limits.cpu_time_s + 5}",  # SIGXCPU first, SIGKILL 5 s later
-        "fsize": limits.file_size_mb << 20,
-        "nofile": limits.open_files,
-        "core": 0,
+        "nproc": (nproc, nproc),
+        "cpu": (limits.cpu_time_s, limits.cpu_time_s + 5),  # SIGXCPU first, SIGKILL 5 s later
+        "fsize": (limits.file_size_mb << 20,) * 2,
+        "nofile": (limits.open_files,) * 2,
+        "core": (0, 0),
     }
     if not in_cgroup:
-        caps["as"] = limits.memory_mb << 20  # per process, and counts address space, not memory
-    return ["prlimit", *[f"--{name}={value}" for name, value in caps.items()]]
+        caps["as"] = (limits.memory_mb << 20,) * 2  # per process, and counts address space, not memory
+    return caps
 
 
 def _usr_merge_links() -> list[str]:

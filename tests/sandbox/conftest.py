@@ -12,12 +12,24 @@ from pathlib import Path
 
 import pytest
 
+from grader.fast_start import ZygoteLauncher
 from grader.kernel import RunDir
 from grader.sandbox import BubblewrapLauncher, available
 from grader.spec import Limits
 
 SECRET_ENV = ("GRADER_TEST_SECRET_TOKEN", "s3cret-do-not-leak")
 SHARED_SLOT, FRESH_SLOT = 0, 1
+# Every sandbox test runs with both ways of starting a kernel: forked from the zygote (the default) and plain.
+LAUNCHERS = {"zygote": ZygoteLauncher, "bubblewrap": BubblewrapLauncher}
+
+
+def make_launcher(kind: str, **kwargs) -> BubblewrapLauncher:
+    return LAUNCHERS[kind](**kwargs)
+
+
+def close_launcher(launcher) -> None:
+    if hasattr(launcher, "close"):
+        launcher.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -115,10 +127,12 @@ def asset_dir(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def launcher(asset_dir) -> BubblewrapLauncher:
+@pytest.fixture(scope="session", params=list(LAUNCHERS))
+def launcher(request, asset_dir) -> BubblewrapLauncher:
     # Uids apart from the default 61000.. so a grader run by someone else on this machine is not disturbed.
-    return BubblewrapLauncher(assets={"course-lm": asset_dir}, uid_base=62000 + 16 * (os.getpid() % 64))
+    launcher = make_launcher(request.param, assets={"course-lm": asset_dir}, uid_base=62000 + 16 * (os.getpid() % 64))
+    yield launcher
+    close_launcher(launcher)
 
 
 @pytest.fixture(scope="module")
