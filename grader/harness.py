@@ -14,6 +14,8 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from grader import kernel_side, wire
 from grader.safeio import UnsafeFile, read_untrusted
 
@@ -87,6 +89,12 @@ def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
         return CallOutcome("invalid_output", message="the call's result is malformed")
     if result["status"] == "ok":
         observed = result.get("observed")
-        return CallOutcome("ok", value=result.get("value"), observed=observed if isinstance(observed, dict) else None)
+        value = result.get("value")
+        if "stacked" in result:  # a repeated call's results sent as one tensor (see grader.kernel_side)
+            stacked = result["stacked"]
+            if not isinstance(stacked, torch.Tensor) or stacked.dim() == 0:
+                return CallOutcome("invalid_output", message="the call's result is malformed")
+            value = list(stacked.unbind(0))
+        return CallOutcome("ok", value=value, observed=observed if isinstance(observed, dict) else None)
     message = result.get("message")
     return CallOutcome(result["status"], message=message if isinstance(message, str) else json.dumps(message)[:500])
