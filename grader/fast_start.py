@@ -94,6 +94,16 @@ class ZygoteClient:
         self._process.wait()
 
 
+class _DeadZygote:
+    """Stands in for a zygote that could not be restarted: every kernel after it starts plainly."""
+
+    def alive(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
 class ForkedKernel:
     """The ``Popen`` look-alike jupyter_client's ``LocalProvisioner`` keeps for a forked kernel (a pidfd)."""
 
@@ -181,7 +191,6 @@ class ZygoteLauncher(BubblewrapLauncher):
     """
 
     name = "zygote"
-    wrapper_tasks = 2  # the monitor (root) and init (slot uid) share the slot cgroup with the submission
 
     def __init__(
         self,
@@ -196,16 +205,34 @@ class ZygoteLauncher(BubblewrapLauncher):
         for name, text in (("passwd", "student:x:65534:65534::/submission:/bin/sh\n"), ("group", "student:x:65534:\n")):
             (self._etc / name).write_text(text)
         (self._etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
+        self._preload = list(preload)
         try:
-            self._client = ZygoteClient(["bwrap", *self.filesystem_args(self._etc)], preload)
+            self._client = self._start_zygote()
         except SandboxUnavailable:
             shutil.rmtree(self._etc, ignore_errors=True)
             raise
         self.preloaded = self._client.preloaded
         self.start_seconds = self._client.start_seconds
 
+    def _start_zygote(self) -> ZygoteClient:
+        return ZygoteClient(["bwrap", *self.filesystem_args(self._etc)], self._preload)
+
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
-        uid, procs_files = self._prepare_slot(run, limits, slot)
+        """A forked kernel; if the zygote died (e.g. killed from outside) a new one is started, and if that
+        fails too, this kernel starts plainly (:class:`BubblewrapLauncher`) and :attr:`notices` says why."""
+        if not self._client.alive():
+            self._client.close()
+            try:
+                self._client = self._start_zygote()
+                self.notices.append("the zygote had died and was restarted")
+            except SandboxUnavailable as exc:
+                self.notices.append(f"the zygote died and could not be restarted ({exc}): kernels start plainly")
+                log.warning("sandbox: %s", self.notices[-1])
+                self._client = _DeadZygote()
+        if isinstance(self._client, _DeadZygote):
+            return super().kernel_manager(run, limits, slot)
+        # the monitor (root) and init (slot uid) share the slot cgroup with the submission
+        uid, procs_files = self._prepare_slot(run, limits, slot, wrapper_tasks=2)
         etc = run.root / "sandbox-etc"
         request = {
             "uid": uid,

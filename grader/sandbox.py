@@ -128,7 +128,6 @@ class BubblewrapLauncher:
 
     name = "bubblewrap"
     isolated = True
-    wrapper_tasks = WRAPPER_TASKS  # processes of the sandbox in the slot cgroup besides the submission's
 
     def __init__(
         self, assets: Mapping[str, Path] | None = None, uid_base: int = 61000, cgroup_parent: str | None = None
@@ -203,8 +202,12 @@ class BubblewrapLauncher:
             connection_file=str(run.ipc / "kernel.json"),
         )
 
-    def _prepare_slot(self, run: RunDir, limits: Limits, slot: int) -> tuple[int, list[str]]:
-        """Take the slot's uid (killing leftovers), open ``run`` to it, make its cgroup: (uid, cgroup.procs files)."""
+    def _prepare_slot(
+        self, run: RunDir, limits: Limits, slot: int, wrapper_tasks: int = WRAPPER_TASKS
+    ) -> tuple[int, list[str]]:
+        """Take the slot's uid (killing leftovers), open ``run`` to it, make its cgroup: (uid, cgroup.procs files).
+
+        ``wrapper_tasks``: the sandbox's own processes in the cgroup besides the submission's."""
         uid = self._uids.acquire(slot)
         kill_uid(uid)  # a crashed earlier run may have left processes that count against this uid
         _prepare_run(run, uid)
@@ -212,7 +215,7 @@ class BubblewrapLauncher:
         if not self.cgroup_support.usable:
             return uid, []
         group = cgroups.SlotCgroup(self.cgroup_support, f"grader-sandbox-{uid}")
-        self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + self.wrapper_tasks)
+        self._cgroups[slot] = group.create(limits.memory_mb << 20, limits.max_processes + wrapper_tasks)
         return uid, [str(path) for path in group.procs_files]
 
     def oom_killed(self, slot: int) -> bool:

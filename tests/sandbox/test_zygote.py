@@ -1,0 +1,100 @@
+"""The fast start's own promises: forked kernels share nothing, the zygote stays out of reach, and when the zygote
+cannot start or dies, kernels still start (plainly), saying so. The sandbox's guarantees themselves are the
+whole sandbox suite, which runs with both launchers (``LAUNCHERS`` in conftest)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from grader import fast_start
+from grader.isolation import choose_launcher, preload_for
+from grader.kernel import RunDir
+from grader.sandbox import BubblewrapLauncher
+from grader.spec import Limits, load_assignment
+from tests.sandbox.conftest import Kernel
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    launcher = fast_start.ZygoteLauncher(uid_base=65000 + 16 * (os.getpid() % 64), preload=["numpy"])
+    yield launcher
+    launcher.close()
+
+
+@pytest.fixture
+def start(zygote, tmp_path):
+    kernels = []
+
+    def start_kernel(slot: int = 0, launcher=None) -> Kernel:
+        run = RunDir(tmp_path / f"run{len(kernels)}").create()
+        kernel = Kernel(launcher or zygote, run, Limits(), slot)
+        kernels.append(kernel)
+        return kernel.start()
+
+    yield start_kernel
+    for kernel in kernels:
+        kernel.stop()
+
+
+def test_forked_kernels_draw_different_random_numbers_from_every_generator(start):
+    draw = "[torch.rand(1).item(), numpy.random.rand(), random.random()]"
+    first = start(0).value(draw, setup="import torch, numpy, random")
+    second = start(1).value(draw, setup="import torch, numpy, random")
+    assert all(a != b for a, b in zip(first, second, strict=True)), (first, second)
+
+
+def test_a_forked_kernel_has_one_torch_thread_and_its_parallel_ops_do_not_hang(start):
+    kernel = start()
+    assert kernel.value("torch.get_num_threads()", setup="import torch") == 1
+    parallel = "torch.set_num_threads(2)\nx = torch.randn(512, 512)\ny = (x @ x).sum().item()"
+    assert kernel.value("torch.get_num_threads()", setup=parallel, timeout=30) == 2  # a pool made after fork works
+
+
+def test_the_zygote_is_out_of_reach_of_its_kernels(start, zygote):
+    kernel = start()
+    zygote_pid = zygote._client._process.pid
+    zygote_sockets = {os.readlink(f"/proc/{zygote_pid}/fd/{fd}") for fd in os.listdir(f"/proc/{zygote_pid}/fd")}
+    zygote_sockets = {link for link in zygote_sockets if link.startswith("socket:")}
+    fds = "[f'/proc/self/fd/{fd}' for fd in os.listdir('/proc/self/fd')]"
+    links = kernel.value(f"[os.readlink(path) for path in {fds} if os.path.lexists(path)]")
+    assert zygote_sockets and not zygote_sockets & set(links)
+    pids = kernel.value("sorted(int(p) for p in os.listdir('/proc') if p.isdigit())")
+    assert pids[0] == 1 and len(pids) == 2, pids  # its namespace's init and itself: not the zygote, not the host
+    assert kernel.value("os.getppid()") == 1
+    assert kernel.value("open('/proc/1/cmdline').read().split(chr(0))[:3]")[1:3] == ["-I", "-S"]  # the reaper
+
+
+def test_a_dead_zygote_is_replaced_and_kernels_keep_starting(start, zygote):
+    old = zygote._client._process.pid
+    os.kill(old, signal.SIGKILL)
+    zygote._client._process.wait()
+    assert start().value("1 + 1") == 2
+    assert zygote._client._process.pid != old
+    assert "the zygote had died and was restarted" in zygote.notices
+
+
+def test_when_the_zygote_cannot_start_kernels_start_plainly_and_the_notice_says_why(monkeypatch, tmp_path):
+    monkeypatch.setattr(fast_start, "ZYGOTE_START_TIMEOUT_S", 0.001)
+    launcher, notice = choose_launcher({}, require_sandbox=True)
+    assert type(launcher) is BubblewrapLauncher
+    assert "fast start unavailable (zygote did not start: no answer from the zygote" in notice
+    run = RunDir(tmp_path / "run").create()
+    kernel = Kernel(launcher, run, Limits(), 0).start()
+    try:
+        assert kernel.value("1 + 1") == 2
+    finally:
+        kernel.stop()
+
+
+def test_what_the_zygote_preloads_comes_from_the_assignment():
+    sampling = load_assignment(REPO / "assignments" / "03-sampling")
+    tokenization = load_assignment(REPO / "assignments" / "01-tokenization")
+    assert set(preload_for({"course-lm": Path("/m")}, sampling.notebook_path)) == {"transformers", "torch"}
+    assert preload_for({}, tokenization.notebook_path) == []
