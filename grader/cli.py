@@ -92,9 +92,9 @@ def grade(
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
     from grader.batch import BatchSettings, grade_batch
-    from grader.groundtruth import build_plan
+    from grader.groundtruth import asset_paths, build_plan
     from grader.gtcache import cache_folder
-    from grader.isolation import choose_launcher, preload_for
+    from grader.isolation import preload_for, start_launcher
     from grader.spec import load_assignment
     from grader.submissions import load_submissions
 
@@ -103,14 +103,16 @@ def grade(
         intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
         if not intake.submissions:
             raise GraderError(f"{submissions}: no submissions found")
-        plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
-        console.print(str(plan.groundtruth))
-        launcher, notice = choose_launcher(
-            plan.assets,
+        assets = asset_paths(spec)
+        launcher_ready = start_launcher(  # a zygote imports torch while the plan is built
+            assets,
             require_sandbox=not no_sandbox,
             fast_start=not no_fast_start,
-            preload=preload_for(plan.assets, spec.notebook_path),
+            preload=preload_for(assets, spec.notebook_path),
         )
+        plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
+        console.print(str(plan.groundtruth))
+        launcher, notice = launcher_ready()
     except GraderError as exc:
         _fail(exc)
     console.print(notice)

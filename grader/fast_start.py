@@ -44,6 +44,7 @@ class ZygoteClient:
     """The grader's end of one zygote process: start it, ask it for kernels, stop it."""
 
     def __init__(self, template: list[str], preload: Sequence[str]):
+        """Start the zygote; it imports in the background until :meth:`wait_ready`."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {key: KERNEL_ENV[key] for key in KERNEL_ENV if key.endswith("_THREADS") or key.startswith(("HF_", "TR"))}
         env.update(PATH="/usr/bin:/bin", LANG="C.UTF-8", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -57,21 +58,31 @@ class ZygoteClient:
             cwd="/",
         )
         theirs.close()
-        self._sock, self._lock = ours, threading.Lock()
+        self._sock, self._lock, self._ready = ours, threading.Lock(), False
+        self.preloaded: list[str] = []
+        self.start_seconds = 0.0
         try:
             zygote.send(ours, {"template": template, "preload": list(preload)})
-            reply, _ = zygote.receive(ours, ZYGOTE_START_TIMEOUT_S)
-        except (OSError, EOFError, TimeoutError, ValueError) as exc:
-            self.close()
-            raise SandboxUnavailable(f"zygote did not start: {exc}") from None
-        if "error" in reply:
-            self.close()
-            raise SandboxUnavailable(f"zygote did not start: {reply['error']}")
-        self.preloaded: list[str] = reply["preloaded"]
-        self.start_seconds: float = reply["seconds"]
+        except OSError:
+            pass  # it died at once: wait_ready says why
+
+    def wait_ready(self) -> None:
+        """Block until the zygote has imported everything; :class:`SandboxUnavailable` if it failed."""
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                reply, _ = zygote.receive(self._sock, ZYGOTE_START_TIMEOUT_S)
+            except (OSError, EOFError, TimeoutError, ValueError) as exc:
+                reply = {"error": str(exc)}
+            if "error" in reply:
+                self.close()
+                raise SandboxUnavailable(f"zygote did not start: {reply['error']}")
+            self.preloaded, self.start_seconds, self._ready = reply["preloaded"], reply["seconds"], True
 
     def spawn(self, request: dict) -> tuple[int, int]:
         """A new kernel for ``request``: (host pid of its monitor process, a pidfd of it)."""
+        self.wait_ready()
         with self._lock:
             try:
                 zygote.send(self._sock, request)
@@ -186,8 +197,9 @@ class ZygoteKernelManager(AsyncKernelManager):
 class ZygoteLauncher(BubblewrapLauncher):
     """Sandboxed kernels forked from a zygote; raises :class:`SandboxUnavailable` if the zygote cannot start.
 
-    ``preload`` names the modules the zygote imports besides torch and ipykernel (e.g. ``transformers``);
-    call :meth:`close` (or use as a context manager) to stop the zygote.
+    ``preload`` names the modules the zygote imports besides torch and ipykernel (e.g. ``transformers``).
+    With ``wait=False`` the zygote imports in the background: call :meth:`wait_ready` before the first kernel.
+    Call :meth:`close` (or use as a context manager) to stop the zygote.
     """
 
     name = "zygote"
@@ -198,6 +210,7 @@ class ZygoteLauncher(BubblewrapLauncher):
         uid_base: int = 61000,
         cgroup_parent: str | None = None,
         preload: Sequence[str] = DEFAULT_PRELOAD,
+        wait: bool = True,
     ):
         super().__init__(assets, uid_base, cgroup_parent)
         self._etc = Path(tempfile.mkdtemp(prefix="grader-zygote-etc-"))
@@ -206,13 +219,21 @@ class ZygoteLauncher(BubblewrapLauncher):
             (self._etc / name).write_text(text)
         (self._etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
         self._preload = list(preload)
+        self._client = self._start_zygote()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the zygote has imported everything; :class:`SandboxUnavailable` (and closed) if it failed."""
         try:
-            self._client = self._start_zygote()
+            self._client.wait_ready()
         except SandboxUnavailable:
-            shutil.rmtree(self._etc, ignore_errors=True)
+            self.close()
             raise
-        self.preloaded = self._client.preloaded
-        self.start_seconds = self._client.start_seconds
+
+    @property
+    def preloaded(self) -> list[str]:
+        return self._client.preloaded
 
     def _start_zygote(self) -> ZygoteClient:
         return ZygoteClient(["bwrap", *self.filesystem_args(self._etc)], self._preload)

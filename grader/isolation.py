@@ -7,7 +7,7 @@ self-check falls back to a plain local kernel (macOS, Windows, Linux without bub
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from grader.errors import SandboxUnavailable
@@ -25,10 +25,18 @@ def sandbox_status() -> tuple[bool, str]:
 def choose_launcher(
     assets: dict[str, Path], *, require_sandbox: bool, fast_start: bool = True, preload: Sequence[str] = ()
 ) -> tuple[Launcher, str]:
-    """A launcher and a one-line notice describing the isolation it gives.
+    """A launcher and a one-line notice describing the isolation it gives (see :func:`start_launcher`)."""
+    return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload)()
 
-    With ``fast_start``, sandboxed kernels are forked from a zygote that imported torch and ``preload`` once
-    (:mod:`grader.fast_start`); if it cannot start, plain sandboxed kernels are used and the notice says why.
+
+def start_launcher(
+    assets: dict[str, Path], *, require_sandbox: bool, fast_start: bool = True, preload: Sequence[str] = ()
+) -> Callable[[], tuple[Launcher, str]]:
+    """Begin choosing a launcher; calling the result gives (launcher, notice).
+
+    With ``fast_start``, sandboxed kernels are forked from a zygote that imports torch and ``preload`` once
+    (:mod:`grader.fast_start`); it starts importing now, in its own process, so the caller can build its plan
+    meanwhile. If it cannot start, plain sandboxed kernels are used and the notice says why.
     """
     ok, reason = sandbox_status()
     if ok:
@@ -36,21 +44,31 @@ def choose_launcher(
 
         sandbox = "sandbox: bubblewrap (own namespaces, unprivileged uid, limits)"
         if not fast_start:
-            return BubblewrapLauncher(assets=assets), sandbox
+            return lambda: (BubblewrapLauncher(assets=assets), sandbox)
         from grader.fast_start import ZygoteLauncher
 
         try:
-            launcher = ZygoteLauncher(assets=assets, preload=preload)
+            launcher = ZygoteLauncher(assets=assets, preload=preload, wait=False)
         except SandboxUnavailable as exc:
-            return BubblewrapLauncher(assets=assets), f"{sandbox}; fast start unavailable ({exc})"
-        loaded = ", ".join(dict.fromkeys(name.split(".")[0] for name in launcher.preloaded))
-        return launcher, f"{sandbox}; fast start: kernels forked from a zygote with {loaded} imported"
+            fallback = f"{sandbox}; fast start unavailable ({exc})"
+            return lambda: (BubblewrapLauncher(assets=assets), fallback)
+
+        def ready() -> tuple[Launcher, str]:
+            try:
+                launcher.wait_ready()
+            except SandboxUnavailable as exc:
+                return BubblewrapLauncher(assets=assets), f"{sandbox}; fast start unavailable ({exc})"
+            loaded = ", ".join(dict.fromkeys(name.split(".")[0] for name in launcher.preloaded))
+            return launcher, f"{sandbox}; fast start: kernels forked from a zygote with {loaded} imported"
+
+        return ready
     if require_sandbox:
         raise SandboxUnavailable(
             f"no sandbox on this machine ({reason}); install bubblewrap "
             "(apt-get install bubblewrap) or pass --no-sandbox to run submissions unisolated"
         )
-    return LocalLauncher(), f"no sandbox ({reason}): notebooks run in a plain local kernel with time limits only"
+    local = f"no sandbox ({reason}): notebooks run in a plain local kernel with time limits only"
+    return lambda: (LocalLauncher(), local)
 
 
 def doctor() -> list[tuple[str, str, str]]:
