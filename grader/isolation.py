@@ -92,9 +92,26 @@ def preload_for(assets: Mapping[str, Path], notebook: Path | None = None) -> lis
     (the harness loads it with ``from_pretrained``), and what the instructor's notebook imports of
     :data:`PRELOADABLE`."""
     modules = ["transformers"] if assets else []
+    for folder in assets.values():
+        modules += _model_modules(Path(folder))
     if notebook is not None:
         modules += [name for name in notebook_imports(notebook) if name in PRELOADABLE]
     return list(dict.fromkeys(modules))
+
+
+def _model_modules(folder: Path) -> list[str]:
+    """transformers' lazily imported modules a model folder needs (``from_pretrained`` would import them in
+    every kernel, about a second): the auto classes and the model's own ``modeling_<model_type>``."""
+    import json
+
+    try:
+        model_type = json.loads((folder / "config.json").read_text())["model_type"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(model_type, str) or not model_type.isidentifier():
+        return []
+    auto = ["transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto"]
+    return [*auto, f"transformers.models.{model_type}.modeling_{model_type}"]
 
 
 def notebook_imports(path: Path) -> list[str]:

@@ -54,8 +54,7 @@ def _check_qkv(q, k, v, mask) -> None:
         )
     if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool):
         raise ValueError(
-            f"`mask` has to be a bool tensor (True = may attend), but is "
-            f"{getattr(mask, 'dtype', type(mask).__name__)}"
+            f"`mask` has to be a bool tensor (True = may attend), but is {getattr(mask, 'dtype', type(mask).__name__)}"
         )
 
 

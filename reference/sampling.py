@@ -186,9 +186,7 @@ def _check_generate_args(input_ids, max_new_tokens, temperature) -> None:
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
         raise ValueError(f"`max_new_tokens` has to be a non-negative integer, but is {max_new_tokens!r}")
     if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(
-            f"`temperature` has to be a finite float >= 0 (0 means greedy), but is {temperature!r}"
-        )
+        raise ValueError(f"`temperature` has to be a finite float >= 0 (0 means greedy), but is {temperature!r}")
 
 
 def _ends_with_stop_string(ids: torch.Tensor, stop_strings, tokenizer) -> bool:

@@ -57,9 +57,7 @@ def train_bpe(text: str, vocab_size: int) -> dict[tuple[int, int], int]:
     if not isinstance(text, str):
         raise ValueError(f"`text` has to be a str, but is {type(text).__name__}")
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 256:
-        raise ValueError(
-            f"`vocab_size` has to be an integer >= 256 (the byte alphabet), but is {vocab_size!r}"
-        )
+        raise ValueError(f"`vocab_size` has to be an integer >= 256 (the byte alphabet), but is {vocab_size!r}")
     ids = list(text.encode("utf-8"))
     merges = {}
     for new_id in range(256, vocab_size):
@@ -121,9 +119,7 @@ def pieces(tokenizer, text: str) -> list[str]:
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible map from the 256 byte values to printable characters (space -> 'Ġ')."""
     printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     )
     chars, n = {}, 0
     for b in range(256):
