@@ -11,6 +11,7 @@ Nothing the kernel sends is trusted for grading: cell statuses only go into the 
 from __future__ import annotations
 
 import asyncio
+import queue
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ class KernelSession:
             )
             client.kc = km.client()
             client.kc.start_channels()
-            await client.kc.wait_for_ready(timeout=STARTUP_TIMEOUT_S)
+            await wait_until_ready(client.kc, STARTUP_TIMEOUT_S)
         except Exception as exc:
             await _kill(km)
             self.launcher.after_kernel(self.run_dir, self.slot)
@@ -191,6 +192,33 @@ class KernelSession:
                 self.log.notes.append("the kernel was restarted and the completed cells were run again")
                 return True
         return False
+
+
+async def wait_until_ready(kc, timeout: float) -> None:
+    """Return once the kernel answers ``kernel_info`` on shell and iopub reaches us.
+
+    jupyter_client's ``wait_for_ready`` does the same, then waits for 0.2 s of silence on iopub: idle time
+    in every kernel start. Stray iopub messages need no flushing here: nbclient only takes a cell's own.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=1)
+        except queue.Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            try:
+                await kc.iopub_channel.get_msg(timeout=0.2)
+            except queue.Empty:
+                pass  # iopub not connected yet: ask again
+            else:
+                kc._handle_kernel_info_reply(reply)
+                return
+        if not await kc.is_alive():
+            raise RuntimeError("the kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the kernel did not answer within {timeout:.0f} s")
 
 
 def _cancel_orphaned_polls(client: NotebookClient) -> None:

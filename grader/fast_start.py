@@ -123,6 +123,10 @@ class ForkedKernel:
     def __init__(self, pid: int, pidfd: int):
         self.pid, self._pidfd, self.returncode = pid, pidfd, None
 
+    def fileno(self) -> int | None:
+        """The pidfd (readable once the process has exited), or None once it has been seen to exit."""
+        return self._pidfd if self.returncode is None else None
+
     def poll(self) -> int | None:
         if self.returncode is None and select.select([self._pidfd], [], [], 0)[0]:
             self.returncode = -signal.SIGKILL  # not our child: the exit status is the zygote's to reap
@@ -150,6 +154,23 @@ class ForkedKernel:
 
 class ZygoteProvisioner(LocalProvisioner):
     """Launches by asking the zygote; everything else (signals, polling, clean-up) is ``LocalProvisioner``'s."""
+
+    async def exited(self) -> None:
+        """Return once the kernel has exited: at once, on its pidfd (jupyter_client polls every 0.1 s)."""
+        fd = self.process.fileno() if self.process is not None else None
+        if fd is None:
+            return
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+        try:
+            await done
+        finally:
+            loop.remove_reader(fd)
+
+    async def wait(self) -> int | None:
+        await self.exited()
+        return await super().wait()
 
     async def launch_kernel(self, cmd: list[str], **kwargs):
         km = self.parent
@@ -183,6 +204,11 @@ class ZygoteKernelManager(AsyncKernelManager):
             json.dump(info, file)
         os.chown(path, self._uid, self._uid)
         return self._client.spawn({**self._request, "connection_file": f"{IPC_DIR}/{path.name}"})
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        if isinstance(self.provisioner, ZygoteProvisioner):
+            await self.provisioner.exited()
+        await super()._async_wait(pollinterval)
 
     async def _async_interrupt_kernel(self) -> None:
         """SIGINT to the kernel's process group; the monitor ignores it (``LocalProvisioner.send_signal``)."""
@@ -234,6 +260,11 @@ class ZygoteLauncher(BubblewrapLauncher):
     @property
     def preloaded(self) -> list[str]:
         return self._client.preloaded
+
+    @property
+    def start_seconds(self) -> float:
+        """How long the zygote took to import everything (once ready)."""
+        return self._client.start_seconds
 
     def _start_zygote(self) -> ZygoteClient:
         return ZygoteClient(["bwrap", *self.filesystem_args(self._etc)], self._preload)
