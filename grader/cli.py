@@ -91,25 +91,30 @@ def grade(
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
-    from grader.batch import BatchSettings, grade_batch
-    from grader.groundtruth import asset_paths, build_plan
-    from grader.gtcache import cache_folder
+    from grader.groundtruth import asset_paths
     from grader.isolation import preload_for, start_launcher
     from grader.spec import load_assignment
-    from grader.submissions import load_submissions
 
     try:
         spec = load_assignment(assignment)
-        intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
-        if not intake.submissions:
-            raise GraderError(f"{submissions}: no submissions found")
         assets = asset_paths(spec)
-        launcher_ready = start_launcher(  # a zygote imports torch while the plan is built
+        launcher_ready = start_launcher(  # a zygote imports torch while this process imports and builds its plan
             assets,
             require_sandbox=not no_sandbox,
             fast_start=not no_fast_start,
             preload=preload_for(assets, spec.notebook_path),
         )
+    except GraderError as exc:
+        _fail(exc)
+    from grader.batch import BatchSettings, grade_batch
+    from grader.groundtruth import build_plan
+    from grader.gtcache import cache_folder
+    from grader.submissions import load_submissions
+
+    try:
+        intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
+        if not intake.submissions:
+            raise GraderError(f"{submissions}: no submissions found")
         plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
         console.print(str(plan.groundtruth))
         launcher, notice = launcher_ready()
