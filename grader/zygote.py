@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -325,10 +326,31 @@ def _mount(request: dict, trees: dict[str, int]) -> None:
         linux.mount(None, target, None, BIND_FLAGS | (linux.MS_RDONLY if target.startswith("/etc/") else 0))
     linux.umount("/proc", linux.MNT_DETACH)  # the template's shows the host's processes
     linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    nosuid_nodev = linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount("tmpfs", "/tmp", "tmpfs", nosuid_nodev, f"size={request['tmp_bytes']},mode=1777")
-    linux.mount("tmpfs", "/dev/shm", "tmpfs", nosuid_nodev, f"size={request['shm_bytes']},mode=1777")
+    _fresh_tmpfs("/tmp", request["tmp_bytes"])
+    _fresh_tmpfs("/dev/shm", request["shm_bytes"])
     linux.mount("devpts", "/dev/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+
+
+def _fresh_tmpfs(path: str, size: int) -> None:
+    """A private tmpfs at ``path`` that keeps the mounts below it (e.g. a venv under /tmp, bound by the template).
+
+    subtle: a plain mount on top would hide them, and the interpreter's own files with them.
+    """
+    below = [point for point in _mount_points() if point.startswith(path + "/")]
+    tops = [point for point in below if not any(point.startswith(other + "/") for other in below)]
+    trees = {point: linux.clone_tree(point) for point in tops}
+    linux.mount("tmpfs", path, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={size},mode=1777")
+    for point, tree in trees.items():
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        linux.attach_tree(tree, point)
+        os.close(tree)
+
+
+def _mount_points() -> list[str]:
+    """This mount namespace's mount points (field 5 of /proc/self/mountinfo, octal escapes decoded)."""
+    with open("/proc/self/mountinfo", "rb") as file:
+        points = [line.split()[4] for line in file]
+    return [re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), point).decode() for point in points]
 
 
 def _block_user_namespaces(uid: int) -> None:
