@@ -199,7 +199,10 @@ class ZygoteKernelManager(AsyncKernelManager):
         info["ip"] = f"{IPC_DIR}/{Path(self.ip).name}"
         info = {key: value.decode() if isinstance(value, bytes) else value for key, value in info.items()}
         path = Path(self.connection_file).with_name("kernel-sandbox.json")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        # The ipc folder is the kernel's: after a restart an earlier kernel may have planted a symlink or FIFO
+        # here. None of its processes is alive now (the slot uid was swept), so remove and create anew.
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as file:
             json.dump(info, file)
         os.chown(path, self._uid, self._uid)

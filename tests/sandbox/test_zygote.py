@@ -98,3 +98,17 @@ def test_what_the_zygote_preloads_comes_from_the_assignment():
     tokenization = load_assignment(REPO / "assignments" / "01-tokenization")
     assert set(preload_for({"course-lm": Path("/m")}, sampling.notebook_path)) == {"transformers", "torch"}
     assert preload_for({}, tokenization.notebook_path) == []
+
+
+def test_a_planted_symlink_or_fifo_in_place_of_the_kernels_connection_file_is_replaced(zygote, tmp_path):
+    target = tmp_path / "host-file"
+    target.write_text("keep me")
+    for plant in (lambda path: path.symlink_to(target), lambda path: os.mkfifo(path)):
+        run = RunDir(tmp_path / f"run-{len(list(tmp_path.iterdir()))}").create()
+        plant(run.ipc / "kernel-sandbox.json")  # what an earlier kernel of the run could leave before a restart
+        kernel = Kernel(zygote, run, Limits(), 0).start()
+        try:
+            assert kernel.value("1 + 1") == 2
+        finally:
+            kernel.stop()
+    assert target.read_text() == "keep me"
