@@ -56,13 +56,10 @@ def check(
 ):
     """Run the public tests on your notebook and show the results (offline, CPU)."""
     from grader.check import check_notebook, load_check_plan
-    from grader.isolation import choose_launcher, preload_for
 
     try:
         plan = load_check_plan(notebook, tests)
-        launcher, notice = choose_launcher(
-            plan.assets, require_sandbox=False, fast_start=not no_fast_start, preload=preload_for(plan.assets)
-        )
+        launcher, notice = _start_launcher(plan.assets, None, no_sandbox=True, no_fast_start=no_fast_start)()
         console.print(f"[yellow]note:[/yellow] {notice}")
         result, plan, report = check_notebook(notebook, plan, launcher)
     except GraderError as exc:
@@ -92,18 +89,12 @@ def grade(
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
     from grader.groundtruth import asset_paths
-    from grader.isolation import preload_for, start_launcher
     from grader.spec import load_assignment
 
     try:
         spec = load_assignment(assignment)
-        assets = asset_paths(spec)
-        launcher_ready = start_launcher(  # a zygote imports torch while this process imports and builds its plan
-            assets,
-            require_sandbox=not no_sandbox,
-            fast_start=not no_fast_start,
-            preload=preload_for(assets, spec.notebook_path),
-        )
+        # a zygote imports torch while this process imports and builds its plan
+        launcher_ready = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)
     except GraderError as exc:
         _fail(exc)
     from grader.batch import BatchSettings, grade_batch
@@ -133,6 +124,19 @@ def grade(
         except KeyboardInterrupt:
             console.print(f"interrupted: {progress.count} result(s) of this run are kept; rerun to go on")
             raise typer.Exit(130) from None
+    _print_summary(summary, out)
+
+
+def _start_launcher(assets: dict[str, Path], notebook: Path | None, no_sandbox: bool, no_fast_start: bool):
+    """Begin choosing the launcher (see :func:`grader.isolation.start_launcher`); call the result when needed."""
+    from grader.isolation import preload_for, start_launcher
+
+    return start_launcher(
+        assets, require_sandbox=not no_sandbox, fast_start=not no_fast_start, preload=preload_for(assets, notebook)
+    )
+
+
+def _print_summary(summary, out: Path) -> None:
     for exported in summary.exports:
         for warning in exported.warnings:
             console.print(f"[yellow]{exported.format}:[/yellow] {warning}", soft_wrap=True)
@@ -260,19 +264,12 @@ def validate(
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
     nothing leaked. Exit 1 if any check fails."""
     from grader.groundtruth import asset_paths
-    from grader.isolation import choose_launcher, preload_for
     from grader.spec import load_assignment
     from grader.validate import validate as run_checks
 
     try:
         spec = load_assignment(assignment)
-        assets = asset_paths(spec)
-        launcher, notice = choose_launcher(
-            assets,
-            require_sandbox=not no_sandbox,
-            fast_start=not no_fast_start,
-            preload=preload_for(assets, spec.notebook_path),
-        )
+        launcher, notice = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)()
         console.print(notice)
         findings = run_checks(spec, launcher)
     except GraderError as exc:

@@ -29,8 +29,9 @@ from jupyter_client.provisioning import LocalProvisioner
 
 from grader import zygote
 from grader.errors import SandboxUnavailable
-from grader.kernel import KERNEL_ENV, RunDir
-from grader.sandbox import IPC_DIR, SHM_MB, TMP_MB, WORK_DIR, BubblewrapLauncher, rlimits
+from grader.kernel import KERNEL_ENV, RunDir, ipc_kernel_manager
+from grader.sandbox import BubblewrapLauncher, rlimits
+from grader.sandbox_fs import ANYONE, IPC_DIR, SHM_MB, TMP_MB, WORK_DIR, filesystem_args, write_etc
 from grader.spec import Limits
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ class ZygoteClient:
     def __init__(self, template: list[str], preload: Sequence[str]):
         """Start the zygote; it imports in the background until :meth:`wait_ready`."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {key: KERNEL_ENV[key] for key in KERNEL_ENV if key.endswith("_THREADS") or key.startswith(("HF_", "TR"))}
-        env.update(PATH="/usr/bin:/bin", LANG="C.UTF-8", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        # Thread counts must be set before torch is imported; nothing else of the grader's environment goes in.
+        env = {**KERNEL_ENV, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         self._process = subprocess.Popen(
             [sys.executable, "-m", "grader.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
@@ -242,11 +243,8 @@ class ZygoteLauncher(BubblewrapLauncher):
         wait: bool = True,
     ):
         super().__init__(assets, uid_base, cgroup_parent)
-        self._etc = Path(tempfile.mkdtemp(prefix="grader-zygote-etc-"))
+        self._etc = write_etc(Path(tempfile.mkdtemp(prefix="grader-zygote-etc-")), ANYONE)
         self._etc.chmod(0o755)
-        for name, text in (("passwd", "student:x:65534:65534::/submission:/bin/sh\n"), ("group", "student:x:65534:\n")):
-            (self._etc / name).write_text(text)
-        (self._etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
         self._preload = list(preload)
         self._client = self._start_zygote()
         if wait:
@@ -270,7 +268,7 @@ class ZygoteLauncher(BubblewrapLauncher):
         return self._client.start_seconds
 
     def _start_zygote(self) -> ZygoteClient:
-        return ZygoteClient(["bwrap", *self.filesystem_args(self._etc)], self._preload)
+        return ZygoteClient(["bwrap", *filesystem_args(self.assets, self._etc)], self._preload)
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         """A forked kernel; if the zygote died (e.g. killed from outside) a new one is started, and if that
@@ -304,15 +302,7 @@ class ZygoteLauncher(BubblewrapLauncher):
             "tmp_bytes": TMP_MB << 20,
             "shm_bytes": SHM_MB << 20,
         }
-        return ZygoteKernelManager(
-            client=self._client,
-            request=request,
-            uid=uid,
-            kernel_name="python3",
-            transport="ipc",
-            ip=str(run.ipc / "k"),
-            connection_file=str(run.ipc / "kernel.json"),
-        )
+        return ipc_kernel_manager(run, ZygoteKernelManager, client=self._client, request=request, uid=uid)
 
     def close(self) -> None:
         self._client.close()

@@ -88,9 +88,9 @@ class Launcher(Protocol):
         """Called when a submission's kernel is gone: make sure nothing it started survives."""
 
 
-def ipc_kernel_manager(run: RunDir, **kwargs) -> AsyncKernelManager:
-    """A kernel manager for the venv's own ``python3`` kernel over ``ipc`` sockets in ``run.ipc``."""
-    return AsyncKernelManager(
+def ipc_kernel_manager(run: RunDir, manager: type[AsyncKernelManager] = AsyncKernelManager, **kwargs):
+    """A ``manager`` for the venv's own ``python3`` kernel over ``ipc`` sockets in ``run.ipc``."""
+    return manager(
         kernel_name="python3",
         transport="ipc",
         ip=str(run.ipc / "k"),

@@ -43,24 +43,20 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
 from grader import cgroups
 from grader.errors import SandboxUnavailable
-from grader.kernel import KERNEL_ENV, RunDir
+from grader.kernel import KERNEL_ENV, RunDir, ipc_kernel_manager
+from grader.sandbox_fs import ASSETS_DIR, WORK_DIR, filesystem_args, write_etc
 from grader.spec import Limits
 from grader.uids import UidPool, drop_to, kill_uid
 
 log = logging.getLogger(__name__)
 
-WORK_DIR = "/submission"  # run.work inside the sandbox: the kernel's cwd and HOME
-ASSETS_DIR = "/assets"  # asset <name> is at /assets/<name>, read-only
-IPC_DIR = "/ipc"  # run.ipc inside a zygote kernel (a bwrap kernel sees it at its host path)
-TMP_MB, SHM_MB = 256, 64  # private tmpfs sizes (their pages also count against the memory cgroup)
 WRAPPER_TASKS = 3  # bwrap monitor + bwrap pid 1 + the inner bwrap: in the cgroup besides the submission
-ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "mime.types", "os-release")
 TOOLS = ("bwrap", "setpriv", "prlimit")
 # Runs as root before bwrap: join the slot cgroup(s) named before "--", ignore SIGINT, exec the rest.
 _JOIN_CGROUPS = 'trap "" INT; while [ "$1" != -- ]; do echo $$ >"$1"||exit 125; shift; done; shift; exec "$@"'
@@ -193,14 +189,7 @@ class BubblewrapLauncher:
             "env",
             "--default-signal=INT",  # only the wrappers ignore SIGINT, not the kernel's processes
         ]
-        return SandboxKernelManager(
-            wrapper=wrapper,
-            uid=uid,
-            kernel_name="python3",
-            transport="ipc",
-            ip=str(run.ipc / "k"),
-            connection_file=str(run.ipc / "kernel.json"),
-        )
+        return ipc_kernel_manager(run, SandboxKernelManager, wrapper=wrapper, uid=uid)
 
     def _prepare_slot(
         self, run: RunDir, limits: Limits, slot: int, wrapper_tasks: int = WRAPPER_TASKS
@@ -251,61 +240,13 @@ class BubblewrapLauncher:
             "--unshare-cgroup-try",
             "--hostname",
             "sandbox",
-            *self.filesystem_args(run.root / "sandbox-etc", work=run.work, ipc=run.ipc),
+            *filesystem_args(self.assets, run.root / "sandbox-etc", work=run.work, ipc=run.ipc),
             "--chdir",
             WORK_DIR,
             "--clearenv",
         ]
         env = self.kernel_env(run)
         return args + [a for key in sorted(env) for a in ("--setenv", key, env[key])]
-
-    def filesystem_args(self, etc: Path, work: Path | None = None, ipc: Path | None = None) -> list[str]:
-        """bwrap's arguments for the filesystem a kernel sees (the one definition of it, see the module doc).
-
-        ``etc`` holds the synthetic passwd, group and hosts. Without ``work``/``ipc``, :data:`WORK_DIR` and
-        :data:`IPC_DIR` are empty mount points (the zygote's template, see :mod:`grader.zygote`).
-        """
-        ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
-        binds = [("--ro-bind", str(p), str(p)) for p in sorted(ro)]
-        binds += [("--ro-bind", str(p), f"{ASSETS_DIR}/{n}") for n, p in sorted(self.assets.items())]
-        binds += [("--bind", str(work), WORK_DIR)] if work is not None else [("--dir", WORK_DIR)]
-        binds += [("--bind", str(ipc), str(ipc))] if ipc is not None else [("--dir", IPC_DIR)]
-        return [
-            "--ro-bind",
-            "/usr",
-            "/usr",
-            *_usr_merge_links(),
-            *[a for f in ETC_FILES for a in ("--ro-bind-try", f"/etc/{f}", f"/etc/{f}")],
-            *[a for f in ("passwd", "group", "hosts") for a in ("--ro-bind", str(etc / f), f"/etc/{f}")],
-            "--ro-bind-try",
-            "/sys/devices/system/cpu",
-            "/sys/devices/system/cpu",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--size",
-            str(TMP_MB << 20),
-            "--tmpfs",
-            "/tmp",
-            "--size",
-            str(SHM_MB << 20),
-            "--tmpfs",
-            "/dev/shm",
-            *[a for bind in binds for a in bind],
-            *[a for d in _mount_parents([b[-1] for b in binds]) for a in ("--chmod", "0755", d)],
-            "--chmod",
-            "0755",
-            "/etc",
-            "--chmod",
-            "1777",
-            "/tmp",
-            "--chmod",
-            "1777",
-            "/dev/shm",
-            "--remount-ro",
-            "/",
-        ]
 
 
 def available() -> tuple[bool, str]:
@@ -367,11 +308,7 @@ def _prepare_run(run: RunDir, uid: int) -> None:
     os.chmod(run.work, 0o1770)
     os.chown(run.ipc, uid, uid)
     os.chmod(run.ipc, 0o700)
-    etc = run.root / "sandbox-etc"
-    etc.mkdir(mode=0o755, exist_ok=True)
-    (etc / "passwd").write_text(f"student:x:{uid}:{uid}:student:{WORK_DIR}:/bin/sh\n")
-    (etc / "group").write_text(f"student:x:{uid}:\n")
-    (etc / "hosts").write_text("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n")
+    write_etc(run.root / "sandbox-etc", uid)
 
 
 def rlimits(limits: Limits, in_cgroup: bool, wrappers_in_uid: int = 1) -> dict[str, tuple[int, int]]:
@@ -391,34 +328,6 @@ def rlimits(limits: Limits, in_cgroup: bool, wrappers_in_uid: int = 1) -> dict[s
     if not in_cgroup:
         caps["as"] = (limits.memory_mb << 20,) * 2  # per process, and counts address space, not memory
     return caps
-
-
-def _usr_merge_links() -> list[str]:
-    """/bin, /lib, ... as on the host: symlinks into /usr (merged /usr) or read-only binds."""
-    args = []
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        host = Path("/") / name
-        if host.is_symlink():
-            args += ["--symlink", os.readlink(host), str(host)]
-        elif host.is_dir():
-            args += ["--ro-bind", str(host), str(host)]
-    return args
-
-
-def _mount_parents(destinations: list[str]) -> list[str]:
-    """The folders bwrap creates (mode 0700, as root) to hold the mount points; the kernel must traverse them.
-
-    subtle: never a folder inside a bind, or the chmod would change the host's folder.
-    """
-    dests = [PurePosixPath(d) for d in destinations]
-    parents: set[PurePosixPath] = set()
-    for dest in dests:
-        for parent in dest.parents:
-            if any(parent == d or parent.is_relative_to(d) for d in dests):
-                raise ValueError(f"sandbox mount {dest} lies inside another mount {parent}")
-            if parent != PurePosixPath("/"):
-                parents.add(parent)
-    return [str(p) for p in sorted(parents)]
 
 
 def _children(pid: int) -> list[int]:
