@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader import harness
 from grader.errors import ReleaseError
-from grader.grade import grade_question, grade_submission
+from grader.grade import Call, grade_questions, grade_submission
 from grader.kernel import Launcher, LocalLauncher
 from grader.plan import BUNDLE_JSON, GradingPlan, load_bundle
 from grader.report import render_reports
@@ -58,12 +58,15 @@ class _InProcessCaller:
         self.harness = harness.harness_module().Harness(assets, namespace, plan.limits.return_bytes)
         self.folder, self.count, self.max_bytes = folder, 0, plan.limits.return_bytes
 
-    async def __call__(self, function: str, kwargs: dict, repeat: int) -> harness.CallOutcome:
-        self.count += 1
-        folder = self.folder / f"call-{self.count}"
-        harness.write_inputs(folder, kwargs)
-        self.harness.call(function, str(folder), repeat)
-        return harness.read_outcome(folder, self.max_bytes)
+    async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
+        outcomes = []
+        for call in calls:
+            self.count += 1
+            folder = self.folder / f"call-{self.count}"
+            harness.write_inputs(folder, call.kwargs)
+            self.harness.call(call.function, str(folder), call.repeat)
+            outcomes.append(harness.read_outcome(folder, self.max_bytes))
+        return outcomes
 
 
 def _run_now(coroutine):
@@ -90,7 +93,7 @@ def check_in_notebook(function: str | None = None, namespace: dict | None = None
         raise ValueError(f"no public tests for {function!r}; graded functions: {[q.function for q in plan.questions]}")
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         caller = _InProcessCaller(plan, namespace, Path(tmp))
-        results = [_run_now(grade_question(q, caller, plan.assets)) for q in questions]
+        results = _run_now(grade_questions(questions, caller, plan.assets))
     _show(results, sum(q.hidden_cases for q in questions))
     return results
 

@@ -8,8 +8,11 @@ The result's ``timings`` say where the time went (:data:`grader.results.PHASES`,
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -17,7 +20,7 @@ import nbformat
 from grader import harness
 from grader.compare import compare
 from grader.errors import KernelStartError
-from grader.execute import KernelSession, run_notebook, submission_deadline
+from grader.execute import PROBE_TIMEOUT_S, KernelSession, run_notebook, submission_deadline
 from grader.kernel import Launcher, RunDir
 from grader.plan import CasePlan, GradingPlan, QuestionPlan
 from grader.results import FAILURE_KINDS, PHASES, CellSummary, QuestionResult, SubmissionResult, TestResult
@@ -105,73 +108,141 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
                 )
                 result.questions = all_failed(plan, "not_run", message)
             else:
-                caller = _KernelCaller(session, run, deadline, timings)
-                result.questions = [await grade_question(q, caller, plan.assets, timings) for q in plan.questions]
+                caller = _KernelCaller(session, run, deadline)
+                result.questions = await grade_questions(plan.questions, caller, plan.assets, timings)
             result.notes = session.log.notes
     finally:
         timings.update(session.timings)  # kernel_start, kernel_stop
         result.timings = timings
 
 
+@dataclass(frozen=True)
+class Call:
+    """One call of a graded function: ``repeat`` > 1 for the draws of a distribution case."""
+
+    function: str
+    kwargs: dict
+    repeat: int = 1
+
+
 class _KernelCaller:
-    """Calls a function in the submission's kernel through the harness, one folder of files per call;
-    adds each call's seconds to ``timings["calls"]``."""
+    """Makes a submission's calls in its kernel through the harness, all in one request (see
+    :mod:`grader.kernel_side`): each call's inputs and result are a folder of files. A watchdog gives each
+    call its own time limit, counted from the previous call's result file: past it the kernel is interrupted
+    (the harness goes on with the next call); a call that ignores the interrupt gets the kernel restarted, and
+    a new request makes the calls that are left."""
 
-    def __init__(self, session: KernelSession, run: RunDir, deadline: float, timings: dict[str, float]):
-        self.session, self.run, self.deadline, self.count = session, run, deadline, 0
-        self.timings = timings
+    POLL_S = 0.05  # how often the watchdog looks for result files while the request runs
 
-    async def __call__(self, function: str, kwargs: dict, repeat: int) -> harness.CallOutcome:
-        started = time.perf_counter()
-        try:
-            return await self._call(function, kwargs, repeat)
-        finally:
-            self.timings["calls"] += time.perf_counter() - started
+    def __init__(self, session: KernelSession, run: RunDir, deadline: float):
+        self.session, self.run, self.deadline = session, run, deadline
 
-    async def _call(self, function: str, kwargs: dict, repeat: int) -> harness.CallOutcome:
-        self.count += 1
-        folder = f"{self.run.calls.name}/call-{self.count}"
-        harness.write_inputs(self.run.work / folder, kwargs)
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 1:
-            return harness.CallOutcome("timeout", message="the submission's time limit was reached")
-        timeout = min(self.session.limits.call_timeout_s, remaining)
-        record = await self.session.run(harness.call_source(function, folder, repeat), -1, timeout, replay=False)
-        if record.status in ("timeout", "dead"):
-            return harness.CallOutcome(record.status, message=record.message)
-        return harness.read_outcome(self.run.work / folder, self.session.limits.return_bytes)
+    async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
+        folders = []
+        for i, call in enumerate(calls, 1):
+            folders.append(f"{self.run.calls.name}/call-{i}")
+            harness.write_inputs(self.run.work / folders[-1], call.kwargs)
+        outcomes: list[harness.CallOutcome | None] = [None] * len(calls)
+        start = 0
+        while start < len(calls) and self.deadline - time.monotonic() > 1:
+            if not self.session.usable:
+                outcomes[start:] = [harness.CallOutcome("dead", message=self.session.unusable_reason)] * (
+                    len(calls) - start
+                )
+                break
+            start = await self._request(calls, folders, outcomes, start)
+        limit_reached = harness.CallOutcome("timeout", message="the submission's time limit was reached")
+        return [outcome or limit_reached for outcome in outcomes]
+
+    async def _request(self, calls, folders, outcomes, start: int) -> int:
+        """Make calls ``start:`` in one request; fill in their outcomes; return the first call still to make."""
+        pending = range(start, len(calls))
+        source = harness.calls_source([(calls[i].function, folders[i], calls[i].repeat) for i in pending])
+        request = asyncio.ensure_future(self.session.run(source, -1, self.deadline - time.monotonic(), replay=False))
+        results = [self.run.work / folders[i] for i in pending]
+        timed_out, killed = await self._watch(request, results)
+        record = await request
+        limit = self.session.limits.call_timeout_s
+        for offset, folder in enumerate(results):
+            i = start + offset
+            if offset in timed_out:
+                outcomes[i] = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
+                if killed and offset == max(timed_out):
+                    return i + 1  # the kernel was restarted without the calls after this one
+            elif os.path.lexists(folder / "out.json"):
+                outcome = harness.read_outcome(folder, self.session.limits.return_bytes)
+                if outcome.status == "interrupted":  # the watchdog's interrupt landed in the next call
+                    outcome = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
+                outcomes[i] = outcome
+            else:  # the request ended here: the kernel died, the deadline, or the harness itself broke
+                if record.status == "dead":
+                    outcomes[i] = harness.CallOutcome("dead", message=record.message)
+                elif record.status == "timeout":
+                    return len(calls)  # the submission's deadline: the rest get the time-limit outcome
+                else:
+                    outcomes[i] = harness.read_outcome(folder, self.session.limits.return_bytes)
+                return i + 1
+        return len(calls)
+
+    async def _watch(self, request: asyncio.Future, results: list[Path]) -> tuple[set[int], bool]:
+        """Wait for ``request``, interrupting a call that outlives its limit (then killing the kernel if the
+        call ignores the interrupt for PROBE_TIMEOUT_S). Returns the offsets of the calls stopped, and
+        whether the kernel was killed (for the last of them)."""
+        limit = self.session.limits.call_timeout_s
+        done_calls, since, timed_out, killed = 0, time.monotonic(), set(), False
+        while not request.done():
+            await asyncio.wait({request}, timeout=self.POLL_S)
+            while done_calls < len(results) and os.path.lexists(results[done_calls] / "out.json"):
+                done_calls, since = done_calls + 1, time.monotonic()
+            if request.done() or done_calls == len(results):
+                continue
+            waited = time.monotonic() - since
+            if done_calls not in timed_out and waited > limit:
+                timed_out.add(done_calls)
+                since = time.monotonic()
+                await self.session.interrupt()
+            elif done_calls in timed_out and waited > PROBE_TIMEOUT_S:
+                killed = True
+                await self.session.kill()  # the request ends as "dead"; the session restarts the kernel
+                await asyncio.wait({request})
+        return timed_out, killed
 
 
-async def grade_question(
-    question: QuestionPlan, caller, assets: dict[str, Path] | None = None, timings: dict[str, float] | None = None
-) -> QuestionResult:
-    """Call and judge every case of one question; ``caller(function, kwargs, repeat)`` returns a CallOutcome.
-    ``assets`` are the host's asset folders, for comparisons that need the model (RAG); the comparisons'
-    seconds are added to ``timings["compare"]`` when given."""
+async def grade_questions(
+    questions: list[QuestionPlan],
+    caller,
+    assets: dict[str, Path] | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[QuestionResult]:
+    """Call and judge every case of ``questions``; ``await caller(calls)`` returns one CallOutcome per
+    :class:`Call`. ``assets`` are the host's asset folders, for comparisons that need the model (RAG).
+    With ``timings``, the calls' and the comparisons' seconds are added to ``calls`` and ``compare``."""
 
     def resolve(handle):
         from grader.groundtruth import resolve_handle
 
         return resolve_handle(handle, assets or {})
 
-    total_weight = sum(c.weight for c in question.cases)
-    tests, missing = [], None
-    for case in question.cases:
-        max_score = question.points * case.weight / total_weight
-        if missing is not None:  # no need to call a function that is not there again
-            tests.append(_test(question, case, max_score, "missing", missing))
-            continue
-        repeat = getattr(case.compare, "draws", 1)
-        outcome = await caller(question.function, case.args, repeat)
-        if outcome.status == "missing":
-            missing = outcome.message
-        started = time.perf_counter()
-        tests.append(_judge(question, case, max_score, outcome, resolve))
-        if timings is not None:
-            timings["compare"] = timings.get("compare", 0.0) + time.perf_counter() - started
-    return QuestionResult(
-        name=question.function, score=sum(t.score for t in tests), max_score=question.points, tests=tests
-    )
+    timings = timings if timings is not None else {}
+    calls = [Call(q.function, case.args, getattr(case.compare, "draws", 1)) for q in questions for case in q.cases]
+    started = time.perf_counter()
+    outcomes = iter(await caller(calls))
+    timings["calls"] = timings.get("calls", 0.0) + time.perf_counter() - started
+    started = time.perf_counter()
+    results = []
+    for question in questions:
+        total_weight = sum(c.weight for c in question.cases)
+        tests = [
+            _judge(question, case, question.points * case.weight / total_weight, next(outcomes), resolve)
+            for case in question.cases
+        ]
+        results.append(
+            QuestionResult(
+                name=question.function, score=sum(t.score for t in tests), max_score=question.points, tests=tests
+            )
+        )
+    timings["compare"] = timings.get("compare", 0.0) + time.perf_counter() - started
+    return results
 
 
 def _judge(

@@ -60,8 +60,9 @@ def harness_module() -> types.ModuleType:
     return module
 
 
-def call_source(function: str, folder: str, repeat: int) -> str:
-    return f"{HARNESS_NAME}.call({function!r}, {folder!r}, {repeat!r})"
+def calls_source(calls: list[tuple[str, str, int]]) -> str:
+    """The kernel code making each ``(function, folder, repeat)`` call in order (see :mod:`grader.kernel_side`)."""
+    return f"{HARNESS_NAME}.call_many({calls!r})"
 
 
 def write_inputs(folder: Path, kwargs: dict) -> None:

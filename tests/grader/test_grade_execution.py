@@ -58,6 +58,37 @@ def test_a_function_that_never_returns_times_out_and_others_are_graded(mini_plan
     assert result.questions[0].tests[0].kind == "timeout"
 
 
+def test_a_slow_call_costs_only_that_call_and_the_next_calls_run_in_the_same_kernel(mini_plan, tmp_path):
+    # the public case sleeps past the limit; the hidden one (the next call of the same request) returns at once
+    slow_once = (
+        "import time, torch\ndef greedy_next_token(logits):\n"
+        "    if logits.shape[-1] == 7:\n        time.sleep(3600)\n    return logits.argmax(dim=-1)"
+    )
+    result = grade(mini_plan, notebook(tmp_path, "slow", slow_once, SOFTMAX), tmp_path)
+    public, hidden = result.questions[0].tests
+    assert public.kind == "timeout" and "did not finish within 6 s" in public.output
+    assert hidden.kind == "passed" and scores(result)["softmax_with_temperature"] == 2.0
+    assert result.notes == []  # the interrupt sufficed: no restart
+
+
+def test_a_call_that_swallows_the_interrupt_gets_the_kernel_restarted_and_the_next_calls_run(mini_plan, tmp_path):
+    stubborn = (
+        "import time\ndef greedy_next_token(logits):\n    while True:\n        try:\n"
+        "            time.sleep(10)\n        except KeyboardInterrupt:\n            pass"
+    )
+    result = grade(mini_plan, notebook(tmp_path, "stubborn-call", GREEDY, SOFTMAX, stubborn), tmp_path)
+    assert [t.kind for t in result.questions[0].tests] == ["timeout", "timeout"]
+    assert scores(result)["softmax_with_temperature"] == 2.0  # called after two restarts
+    assert sum("restarted" in note for note in result.notes) == 2
+
+
+def test_a_call_that_kills_the_kernel_costs_only_that_call(mini_plan, tmp_path):
+    killer = "import os\ndef greedy_next_token(logits):\n    os._exit(3)"
+    result = grade(mini_plan, notebook(tmp_path, "killer", killer, SOFTMAX), tmp_path)
+    assert [t.kind for t in result.questions[0].tests] == ["dead", "dead"]
+    assert scores(result)["softmax_with_temperature"] == 2.0
+
+
 def test_exceptions_are_reported_with_the_students_own_traceback(mini_plan, tmp_path):
     raiser = "def greedy_next_token(logits):\n    raise ValueError('not yet')"
     result = grade(mini_plan, notebook(tmp_path, "raiser", raiser, SOFTMAX), tmp_path)
