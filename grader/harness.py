@@ -8,6 +8,7 @@ error, reported as a :class:`CallOutcome` and never raised.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import types
@@ -32,8 +33,11 @@ class CallOutcome:
     observed: dict | None = None  # what recording inputs saw during the call (e.g. the texts tokenized)
 
 
-def _sources() -> list[str]:
-    return [Path(wire.__file__).read_text(), Path(kernel_side.__file__).read_text()]
+@functools.cache
+def _sources() -> tuple[str, ...]:
+    """The harness's code, read once per process: a grader upgraded during a batch keeps sending the code it
+    started with (the host side it pairs with is already imported)."""
+    return (Path(wire.__file__).read_text(), Path(kernel_side.__file__).read_text())
 
 
 def install_source(assets: dict[str, str], max_bytes: int) -> str:
@@ -46,7 +50,7 @@ def install_source(assets: dict[str, str], max_bytes: int) -> str:
         "    for i, src in enumerate(sources):\n"
         "        exec(compile(src, f'<grader-harness-{i}>', 'exec'), module.__dict__)\n"
         "    return module.Harness(assets, get_ipython().user_ns, max_bytes)\n"
-        f"{HARNESS_NAME} = __grader_install({_sources()!r}, {assets!r}, {max_bytes!r})\n"
+        f"{HARNESS_NAME} = __grader_install({list(_sources())!r}, {assets!r}, {max_bytes!r})\n"
         "del __grader_install\n"
     )
 
