@@ -24,8 +24,11 @@ It prints:
   tree, and CPU-seconds the rest of the machine used meanwhile;
 - ratios of every row's wall time against (c) and both floors, and its overhead per submission over
   each floor: (row wall - floor wall) / N;
-- ``grader check`` (default, and ``--no-fast-start`` where it exists) of one solved notebook against
-  ``nbconvert --execute`` of it, CLI to CLI, median of ``--reps``;
+- ``grader check`` of one solved notebook against ``nbconvert --execute`` of it, CLI to CLI, median of
+  ``--reps``: cold (the first check, with no check server running: it starts one and waits for it), warm
+  (the next check, served by that server), ``--no-server`` (in-process, as before the server) and
+  ``--no-server --no-fast-start``; the server lives in a private folder of the run and is stopped before
+  each cold check and at the end;
 - where the time goes (bench/phases.py): the median of each phase of grading one submission over the
   batch, from the results of (a) and (b), and the tests' own work without a grader.
 This machine's cores are shared: compare rows within one run.
@@ -86,28 +89,59 @@ def warm_up(ctx: Ctx) -> None:
     grader_has_flag("grade", NO_FAST_START)
 
 
+NO_SERVER = "--no-server"  # `grader check`: in-process, without the warm check server
+COLD, WARM = "grader check, cold (no server)", "grader check, warm (server up)"
+
+
 def single(ctx: Ctx, reps: int) -> dict[str, list[float]]:
-    """``grader check`` of one solved notebook (default start, and --no-fast-start where it exists) vs
-    ``nbconvert --execute`` of it: CLI wall times, ``reps`` each, interleaved."""
+    """``grader check`` of one solved notebook vs ``nbconvert --execute`` of it: CLI wall times, ``reps``
+    each, interleaved. Each repetition stops the check server first, so "cold" is honestly a first check
+    (it starts the server and waits for it) and "warm" the check after it; the in-process rows use
+    --no-server (rows for flags this grader lacks are left out)."""
     release = ctx.run / "release"
     run_checked([str(GRADER), "release", str(ASSIGNMENT), "--out", str(release)], grader_env(), REPO, "grader release")
     notebook = release / "solved.ipynb"
     shutil.copy(ctx.ours / "s001.ipynb", notebook)
-    cmds = {"grader check": ([str(GRADER), "check", str(notebook)], grader_env())}
+    env = check_server_env(ctx.run / "check-server")
+    check = [str(GRADER), "check", str(notebook)]
+    server = grader_has_flag("check", NO_SERVER)
+    cmds = {COLD: (check, env), WARM: (check, env)} if server else {"grader check": (check, env)}
+    if server:
+        cmds[f"grader check {NO_SERVER}"] = ([*check, NO_SERVER], env)
     if grader_has_flag("check", NO_FAST_START):
-        cmds[f"grader check {NO_FAST_START}"] = ([str(GRADER), "check", str(notebook), NO_FAST_START], grader_env())
+        cmds[" ".join(["grader check", *([NO_SERVER] if server else []), NO_FAST_START])] = (
+            [*check, *([NO_SERVER] if server else []), NO_FAST_START],
+            env,
+        )
     cmds["nbconvert --execute"] = (nbconvert_cmd([notebook], ctx.run / "single-nbconvert"), ctx.jenv)
     times: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(reps):
-        for name, (cmd, env) in cmds.items():
-            started = time.monotonic()
-            done = subprocess.run(cmd, cwd=ctx.run, env=env, capture_output=True, text=True)
-            times[name].append(time.monotonic() - started)
-            if done.returncode:
-                sys.exit(f"speed: {name} failed:\n{(done.stdout + done.stderr)[-2000:]}")
-            if name.startswith("grader check") and "12 / 12" not in done.stdout:
-                sys.exit(f"speed: {name} did not give the solved notebook 12 / 12:\n{done.stdout[-2000:]}")
+    try:
+        for _ in range(reps):
+            for name, (cmd, cmd_env) in cmds.items():
+                if name == COLD:
+                    stop_check_server(env)
+                started = time.monotonic()
+                done = subprocess.run(cmd, cwd=ctx.run, env=cmd_env, capture_output=True, text=True)
+                times[name].append(time.monotonic() - started)
+                if done.returncode:
+                    sys.exit(f"speed: {name} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+                if name.startswith("grader check") and "12 / 12" not in done.stdout:
+                    sys.exit(f"speed: {name} did not give the solved notebook 12 / 12:\n{done.stdout[-2000:]}")
+    finally:
+        stop_check_server(env)
     return times
+
+
+def check_server_env(folder: Path) -> dict[str, str]:
+    """The grader's environment with its check server in ``folder`` (private to this run), switched on."""
+    env = {k: v for k, v in grader_env().items() if k != "LLM_GRADER_NO_SERVER"}
+    return {**env, "LLM_GRADER_SERVER_DIR": str(folder)}
+
+
+def stop_check_server(env: dict[str, str]) -> None:
+    """Stop the check server of ``env`` (if one runs) and wait until it is gone."""
+    stop = "from grader import check_server\ntry:\n    check_server.stop()\nexcept Exception:\n    pass"
+    subprocess.run([str(OUR_PY), "-c", stop], env=env, cwd=REPO, capture_output=True)
 
 
 def run_modes(ctx: Ctx, rows: list[Mode], skip: list[str]) -> None:
@@ -204,7 +238,7 @@ def single_lines(one: dict[str, list[float]]) -> list[str]:
     for name, times in one.items():
         median = statistics.median(times)
         vs = "" if name == "nbconvert --execute" else f"  {median - floor:+.2f} s, {median / floor:.2f}x nbconvert"
-        lines.append(f"  {name:32} {median:6.2f} s ({', '.join(f'{t:.2f}' for t in times)}){vs}")
+        lines.append(f"  {name:42} {median:6.2f} s ({', '.join(f'{t:.2f}' for t in times)}){vs}")
     return lines
 
 

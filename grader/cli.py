@@ -6,7 +6,6 @@ Exit status: 0 when the command did its job (a batch whose submissions failed st
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -53,8 +52,19 @@ def check(
     notebook: Path,
     tests: Path = typer.Option(None, help="The release's tests folder, if not found."),
     no_fast_start: bool = NO_FAST_START,
+    no_server: bool = typer.Option(
+        False,
+        "--no-server",
+        help="Check in this process instead of in the warm per-user check server (also: LLM_GRADER_NO_SERVER=1).",
+    ),
 ):
-    """Run the public tests on your notebook and show the results (offline, CPU)."""
+    """Run the public tests on your notebook and show the results (offline, CPU).
+
+    Checks run in a warm background server of yours (started on first use, gone after 15 idle minutes)."""
+    reply = None if no_server else _check_on_server(notebook, tests, no_fast_start)
+    if reply is not None:
+        _show_check_reply(reply)
+        return
     from grader.check import check_notebook, load_check_plan
 
     try:
@@ -68,6 +78,38 @@ def check(
     hidden = sum(q.hidden_cases for q in plan.questions)
     console.print(f"{hidden} hidden test(s) are not run here; they will be run at grading.")
     console.print(f"report: {report}")
+
+
+def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool) -> dict | None:
+    """The check, done by the warm per-user server (grader/check_server.py, started if needed); None to
+    check in this process instead: the server is disabled, cannot start or did not answer. Only a server
+    folder open to other users is worth a note: the user should fix it."""
+    from grader import check_server
+
+    if check_server.disabled():
+        return None
+    try:
+        return check_server.request_check(notebook, tests, no_fast_start)
+    except check_server.FolderRefused as exc:
+        from rich.markup import escape
+
+        console.print(f"[yellow]note:[/yellow] not using the check server: {escape(str(exc))}", soft_wrap=True)
+    except check_server.ServerUnavailable:
+        pass
+    return None
+
+
+def _show_check_reply(reply: dict) -> None:
+    """Print the server's reply exactly as the in-process check prints its result."""
+    if reply.get("notice") is not None:
+        console.print(f"[yellow]note:[/yellow] {reply['notice']}")
+    if not reply["ok"]:
+        _fail(GraderError(reply["grader_error"]))
+    result = reply["result"]
+    rows = [(t["name"], t["status"], t["output"]) for t in result["tests"]]
+    _print_table(result["assignment"], reply["score"], reply["max_score"], rows)
+    console.print(f"{reply['hidden']} hidden test(s) are not run here; they will be run at grading.")
+    console.print(f"report: {reply['report']}")
 
 
 @app.command()
@@ -97,6 +139,8 @@ def grade(
         launcher_ready = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)
     except GraderError as exc:
         _fail(exc)
+    import asyncio
+
     from grader.batch import BatchSettings, grade_batch
     from grader.groundtruth import build_plan
     from grader.gtcache import cache_folder
@@ -298,12 +342,17 @@ def doctor():
 
 
 def _print_result(result) -> None:
-    table = Table(title=f"{result.assignment}: {result.score:.4g} / {result.max_score:.4g}")
+    _print_table(
+        result.assignment, result.score, result.max_score, [(t.name, t.status, t.output) for t in result.tests]
+    )
+
+
+def _print_table(assignment: str, score: float, max_score: float, rows: list[tuple[str, str, str]]) -> None:
+    table = Table(title=f"{assignment}: {score:.4g} / {max_score:.4g}")
     for column in ("test", "result", "details"):
         table.add_column(column, overflow="fold")
-    for t in result.tests:
-        status = "[green]pass[/green]" if t.status == "passed" else "[red]FAIL[/red]"
-        table.add_row(t.name, status, t.output[:300])
+    for name, status, output in rows:
+        table.add_row(name, "[green]pass[/green]" if status == "passed" else "[red]FAIL[/red]", output[:300])
     console.print(table)
 
 

@@ -1,0 +1,751 @@
+"""A warm per-user server for ``grader check``, like a language server or Gradle's daemon.
+
+A cold ``grader check`` pays for starting Python, importing torch and the grading stack, and starting the
+zygote (which imports torch, ipykernel and transformers) before the student's notebook runs at all. This
+server keeps all of that warm between checks: the imports, the loaded check plans (keyed by the tests
+folder and the size, mtime and inode of its files) and one launcher (the zygote where the sandbox works,
+else a plain local kernel: exactly what an in-process ``grader check`` picks).
+
+The client (:func:`request_check`, used by ``grader check``) imports only the standard library, so a warm
+check costs one small process plus the check itself. The server is never required: anything that stops
+it from answering (no Unix sockets, an unsafe folder, a crash) makes ``grader check`` check in-process.
+
+Where: a Unix socket in a private folder of the user, ``$LLM_GRADER_SERVER_DIR``, else
+``$XDG_RUNTIME_DIR/llm-grader``, else ``<cache dir>/llm-grader`` (``$XDG_CACHE_HOME`` or ``~/.cache``;
+``~/Library/Caches`` on macOS); the folder is created 0700 and refused when it is not the user's own or is
+open to group or others. One server per Python environment (the socket's name hashes ``sys.prefix``).
+On Linux the server also checks each peer's uid (``SO_PEERCRED``).
+
+Protocol: one JSON line each way, never pickle. A request carries ``protocol``, ``op`` (``check``,
+``ping``, ``shutdown``) and the client's :func:`code_digest`; a server whose digest differs (the grader
+or its environment changed since it started) answers ``{"stale": true}`` and exits, and the client starts
+a fresh one. Requests are served one at a time. A check request also carries the client's working folder,
+the notebook and tests paths as typed and ``no_fast_start``; its reply is ``ok`` with the result (the
+``results/<id>.json`` form of :meth:`grader.results.SubmissionResult.gradescope`), the report's path and
+the launcher's notice, or ``grader_error`` (shown like an in-process :class:`~grader.errors.GraderError`),
+or ``error`` (the server could not do it: the client checks in-process).
+
+Lifetime: the server exits after ``--idle`` seconds without a request (default 15 minutes), when its code
+or the installed packages change, when its socket is removed, and on ``shutdown``. A client that goes
+away during its check (Ctrl-C) cancels it, as Ctrl-C cancels an in-process check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import sys
+import time
+from pathlib import Path
+
+PROTOCOL = 1
+ENV_DISABLE = "LLM_GRADER_NO_SERVER"  # any value but "" and "0": ``grader check`` never uses the server
+ENV_DIR = "LLM_GRADER_SERVER_DIR"  # the private folder, instead of the default one
+ENV_IDLE = "LLM_GRADER_SERVER_IDLE"  # seconds a new server waits for a request before it exits
+DEFAULT_IDLE_S = 15 * 60.0
+START_TIMEOUT_S = 15.0  # until a freshly started server accepts connections (it imports nothing heavy first)
+LOCK_WAIT_S = 10.0  # a new server waits this long for a stale one to let go of the lock
+REPLY_TIMEOUT_S = 3600.0  # a check's own limits end it long before (default: 600 s per submission)
+MAX_REQUEST = 64 << 10
+MAX_REPLY = 64 << 20
+_PACKAGE = Path(__file__).resolve().parent
+
+
+class ServerUnavailable(Exception):
+    """The server cannot be used for this check; ``grader check`` checks in-process instead, quietly."""
+
+
+class FolderRefused(ServerUnavailable):
+    """The server's folder is not private to this user; the message says what to fix (shown as a note)."""
+
+
+# ---------------------------------------------------------------------------------------------- shared
+
+
+def disabled() -> bool:
+    return os.environ.get(ENV_DISABLE, "") not in ("", "0")
+
+
+def private_folder(create: bool = True) -> Path:
+    """The user's private server folder (see the module docstring), created 0700 if missing; see
+    :func:`checked_folder`."""
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "geteuid"):
+        raise ServerUnavailable("this system has no Unix sockets")
+    return checked_folder(_default_folder(), create)
+
+
+def checked_folder(folder: Path, create: bool = False) -> Path:
+    """``folder``, if it is private to this user. Raises :class:`FolderRefused` if it is a symlink or not a
+    folder, belongs to another user, or is open to group or others: whoever can reach the socket can have
+    a notebook run as this user."""
+    if create:
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise ServerUnavailable(f"cannot create {folder}: {exc}") from None
+    try:
+        st = os.lstat(folder)
+    except OSError as exc:
+        raise ServerUnavailable(f"{folder}: {exc}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise FolderRefused(f"{folder} is not a folder (a symlink or a file); remove it")
+    if st.st_uid != os.geteuid():
+        raise FolderRefused(f"{folder} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()})")
+    if st.st_mode & 0o077:
+        raise FolderRefused(
+            f"{folder} is accessible by other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod 700 {folder}"
+        )
+    return folder
+
+
+def _default_folder() -> Path:
+    if os.environ.get(ENV_DIR):
+        return Path(os.environ[ENV_DIR]).absolute()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and _owned(runtime):  # not after `su`, where it is still the other user's
+        return Path(runtime) / "llm-grader"
+    if sys.platform == "darwin":
+        cache = Path.home() / "Library" / "Caches"
+    else:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache.absolute() / "llm-grader"
+
+
+def _owned(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+
+
+def _tag() -> str:
+    """This Python environment: two virtual environments get two servers, and ``python`` and ``python3``
+    of one environment the same one. (Two grader checkouts sharing an environment share it too, and
+    replace each other's server: their code digests differ.)"""
+    return hashlib.sha256(sys.prefix.encode()).hexdigest()[:10]
+
+
+def socket_path(folder: Path) -> Path:
+    return folder / f"check-{_tag()}.sock"
+
+
+def lock_path(folder: Path) -> Path:
+    """Held (flock) by the live server for its whole life; holds its pid."""
+    return folder / f"check-{_tag()}.lock"
+
+
+def log_path(folder: Path) -> Path:
+    return folder / f"check-{_tag()}.log"
+
+
+def code_digest() -> str:
+    """What a server's answers depend on besides the request: the grader's source and templates, the
+    interpreter, and the installed packages (a site-packages folder's mtime changes when pip adds or
+    removes one). A client and a server with different digests never talk: the server is replaced."""
+    h = hashlib.sha256(f"{PROTOCOL}\0{sys.prefix}\0{os.path.realpath(sys.executable)}\0{sys.version}\0".encode())
+    templates = _PACKAGE.parent / "templates"
+    files = sorted(_PACKAGE.rglob("*.py")) + (sorted(templates.glob("*.j2")) if templates.is_dir() else [])
+    for path in files:
+        h.update(str(path).encode() + b"\0")
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"unreadable")
+    for entry in sys.path:
+        if entry.endswith("site-packages"):
+            try:
+                h.update(f"{entry}\0{os.stat(entry).st_mtime_ns}".encode())
+            except OSError:
+                pass
+    return h.hexdigest()[:32]
+
+
+def _send(sock: socket.socket, message: dict) -> None:
+    sock.sendall(json.dumps(message).encode() + b"\n")
+
+
+def _receive(sock: socket.socket, limit: int) -> dict:
+    """One JSON line (an object); ``EOFError`` if the peer closed first, ``ValueError`` if malformed."""
+    data = bytearray()
+    while b"\n" not in data:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+        if len(data) > limit:
+            raise ValueError(f"message over {limit} bytes")
+    message = json.loads(data[: data.index(b"\n")])
+    if not isinstance(message, dict):
+        raise ValueError("not a JSON object")
+    return message
+
+
+# ---------------------------------------------------------------------------------------------- client
+
+
+def request_check(notebook: Path, tests: Path | None, no_fast_start: bool) -> dict:
+    """Ask the server (started if needed, replaced if stale) to check ``notebook``; the reply's fields are
+    in the module docstring. Raises :class:`ServerUnavailable` (or :class:`FolderRefused`) instead."""
+    try:
+        cwd = os.getcwd()
+    except OSError as exc:  # removed under our feet: the in-process check will say what is wrong
+        raise ServerUnavailable(f"no working folder: {exc}") from None
+    request = {
+        "op": "check",
+        "cwd": cwd,
+        "notebook": str(notebook),
+        "tests": None if tests is None else str(tests),
+        "no_fast_start": bool(no_fast_start),
+    }
+    reply = call(request)
+    if reply.get("ok") is True and _is_check_reply(reply):
+        return reply
+    if reply.get("ok") is False and isinstance(reply.get("grader_error"), str):
+        return reply
+    raise ServerUnavailable(f"the server could not check: {reply.get('error', 'an unexpected reply')}")
+
+
+def _is_check_reply(reply: dict) -> bool:
+    result = reply.get("result")
+    return (
+        isinstance(result, dict)
+        and isinstance(result.get("assignment"), str)
+        and isinstance(result.get("tests"), list)
+        and all(isinstance(t, dict) and {"name", "status", "output"} <= t.keys() for t in result["tests"])
+        and all(isinstance(reply.get(key), (int, float)) for key in ("score", "max_score", "hidden"))
+        and isinstance(reply.get("report"), str)
+        and isinstance(reply.get("notice"), str)
+    )
+
+
+def call(request: dict, start: bool = True) -> dict:
+    """Send ``request`` (protocol and digest added) and return the reply; start the server if ``start``
+    and none answers, and replace a stale one once."""
+    folder = private_folder()
+    message = {"protocol": PROTOCOL, "digest": code_digest(), **request}
+    for _ in range(2):
+        try:
+            with _connect(folder, start) as sock:
+                sock.settimeout(REPLY_TIMEOUT_S)
+                _send(sock, message)
+                reply = _receive(sock, MAX_REPLY)
+        except (OSError, EOFError, ValueError) as exc:  # e.g. a socket path too long, a server that died
+            raise ServerUnavailable(f"the server did not answer: {exc}") from None
+        if not reply.get("stale"):
+            return reply
+    raise ServerUnavailable("the server was stale twice")
+
+
+def _connect(folder: Path, start: bool) -> socket.socket:
+    path = socket_path(folder)
+    try:
+        return _open(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        if not start:
+            raise ServerUnavailable("no server is running") from None
+    process = _spawn(folder)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        try:
+            return _open(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            # it lost the lock to another server (which will bind soon) or failed: see its log
+            if process.poll() not in (None, 0):
+                raise ServerUnavailable(f"the server did not start; see {log_path(folder)}") from None
+        except OSError as exc:
+            raise ServerUnavailable(f"cannot reach the server: {exc}") from None
+    raise ServerUnavailable(f"the server did not start in {START_TIMEOUT_S:.0f} s; see {log_path(folder)}")
+
+
+def _open(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _spawn(folder: Path):
+    """Start ``python -m grader.check_server`` detached: own session, no terminal, output to its log."""
+    import subprocess
+
+    idle = os.environ.get(ENV_IDLE) or str(DEFAULT_IDLE_S)
+    log = log_path(folder)
+    mode = "ab" if log.exists() and log.stat().st_size < 1 << 20 else "wb"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE.parent), env.get("PYTHONPATH")]))
+    with open(log, mode) as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "grader.check_server", "--dir", str(folder), "--idle", idle],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            cwd="/",
+            env=env,
+            start_new_session=True,
+        )
+
+
+def stop(timeout_s: float = 10.0) -> bool:
+    """Ask this user's server to exit and wait until it has; False if none was running."""
+    folder = private_folder(create=False)
+    try:
+        call({"op": "shutdown"}, start=False)
+    except ServerUnavailable:
+        return False
+    lock = lock_path(folder)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _locked(lock):
+        time.sleep(0.02)
+    return True
+
+
+def _locked(lock: Path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------- server
+
+TICK_S = 30.0  # how often an idle server looks whether its code changed or its socket was taken
+REQUEST_TIMEOUT_S = 10.0  # a connected client has this long to send its request
+OPS = ("check", "ping", "shutdown")
+
+
+class _Leave(Exception):
+    """Stop serving (shutdown or stale)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m grader.check_server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, required=True, help="the private folder for the socket, lock and log")
+    parser.add_argument("--idle", type=float, default=DEFAULT_IDLE_S, help="exit after this many seconds unused")
+    args = parser.parse_args(argv)
+    # The server enters each client's working folder: nothing may be imported from there (a student's
+    # json.py must not shadow anything), so only absolute entries stay on the path.
+    sys.path[:] = [entry for entry in sys.path if os.path.isabs(entry) and entry != "/"]
+    try:
+        folder = checked_folder(args.dir.absolute())
+    except ServerUnavailable as exc:
+        _log(f"not starting: {exc}")
+        return 1
+    return Server(folder, args.idle).run()
+
+
+class Server:
+    """The serve loop: one connection, one request, one reply, one at a time."""
+
+    def __init__(self, folder: Path, idle_s: float):
+        self.folder, self.idle_s = folder, idle_s
+        self.path = socket_path(folder)
+        self.plans, self.launchers = _Plans(), _Launchers()
+        self.listener: socket.socket | None = None
+        self.inode = 0
+        self.digest = ""
+
+    def run(self) -> int:
+        import signal
+
+        lock = self._lock()
+        if lock is None:
+            _log("another server holds the lock: not starting")
+            return 0
+        signal.signal(signal.SIGTERM, _terminate)
+        try:
+            self.digest = code_digest()
+            self._listen()
+            _log(f"serving on {self.path} (idle timeout {self.idle_s:g} s, code {self.digest[:12]})")
+            self._loop()
+        finally:
+            self._retire()
+            self.launchers.close()
+            os.close(lock)
+            _log("stopped")
+        return 0
+
+    def _lock(self) -> int | None:
+        """The lock file's fd, locked: at most one server per installation. A stale server that is exiting
+        still holds it for a moment, so wait a little."""
+        import fcntl
+
+        fd = os.open(lock_path(self.folder), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    return None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return fd
+
+    def _listen(self) -> None:
+        try:
+            self.path.unlink()  # a dead server's: we hold the lock, so no live server owns it
+        except FileNotFoundError:
+            pass
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            self.listener.bind(str(self.path))
+        finally:
+            os.umask(old)
+        self.listener.listen(16)
+        self.inode = os.stat(self.path).st_ino
+
+    def _retire(self) -> None:
+        """Stop accepting and remove the socket (if it is still ours), so clients start a new server."""
+        if self.listener is None:
+            return
+        self.listener.close()
+        self.listener = None
+        try:
+            if os.stat(self.path).st_ino == self.inode:
+                self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _loop(self) -> None:
+        import select
+
+        last = time.monotonic()
+        while True:
+            left = self.idle_s - (time.monotonic() - last)
+            if left <= 0:
+                _log(f"idle for {self.idle_s:g} s: exiting")
+                return
+            if not select.select([self.listener], [], [], min(left, TICK_S))[0]:
+                if reason := self._outdated():
+                    _log(f"{reason}: exiting")
+                    return
+                continue
+            conn, _ = self.listener.accept()
+            try:
+                with conn:
+                    self._serve(conn)
+            except _Leave as leave:
+                _log(f"{leave}: exiting")
+                return
+            finally:
+                last = time.monotonic()
+
+    def _outdated(self) -> str | None:
+        try:
+            if os.stat(self.path).st_ino != self.inode:
+                return "the socket was replaced"
+        except FileNotFoundError:
+            return "the socket was removed"
+        if code_digest() != self.digest:
+            return "the grader's code or packages changed"
+        return None
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(REQUEST_TIMEOUT_S)
+        uid = _peer_uid(conn)
+        if uid is not None and uid != os.geteuid():
+            _log(f"refused a connection from uid {uid}")
+            return
+        try:
+            request = _receive(conn, MAX_REQUEST)
+            digest = request.get("digest")
+            if not isinstance(digest, str):
+                raise ValueError("no 'digest' string")
+        except (OSError, EOFError):
+            return  # the client is gone
+        except ValueError as exc:  # not JSON, not UTF-8, not an object, too long
+            _reply(conn, {"ok": False, "error": f"bad request: {exc}"})
+            return
+        if digest != self.digest:
+            self._retire()
+            _reply(conn, {"ok": False, "stale": True})
+            raise _Leave("a client runs other code (stale server)")
+        try:
+            _validate(request)
+        except ValueError as exc:
+            _reply(conn, {"ok": False, "error": f"bad request: {exc}"})
+            return
+        if request["op"] == "ping":
+            _reply(conn, {"ok": True, "pid": os.getpid(), "digest": self.digest})
+        elif request["op"] == "shutdown":
+            self._retire()
+            _reply(conn, {"ok": True})
+            raise _Leave("asked to shut down")
+        else:
+            conn.settimeout(None)  # a check takes as long as its own limits allow
+            reply = self._check(request, conn)
+            if code_digest() != self.digest:  # changed during the check: it may have run a mix of both
+                self._retire()
+                _reply(conn, {"ok": False, "stale": True})
+                raise _Leave("the grader's code changed during a check (stale server)")
+            if reply is not None:
+                conn.settimeout(REQUEST_TIMEOUT_S)
+                _reply(conn, reply)
+
+    def _check(self, request: dict, conn: socket.socket) -> dict | None:
+        """Run one check in the client's working folder; None if the client went away meanwhile."""
+        started = time.monotonic()
+        try:
+            os.chdir(request["cwd"])
+        except OSError as exc:
+            return {"ok": False, "error": f"cannot enter {request['cwd']}: {exc}"}
+        try:
+            with _CancelWhenGone(conn):
+                reply = self._run_check(request)
+        except KeyboardInterrupt:
+            _log("the client went away: its check was cancelled")
+            return None
+        except Exception as exc:  # a bug: the client checks in-process and shows it as it would there
+            import traceback
+
+            _log(f"check failed:\n{traceback.format_exc()}")
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            os.chdir("/")
+        _log(f"checked {request['notebook']} in {time.monotonic() - started:.2f} s")
+        return reply
+
+    def _run_check(self, request: dict) -> dict:
+        """What ``grader check`` does in-process (grader/cli.py), with the plan and launcher kept warm."""
+        notebook = Path(request["notebook"])
+        tests = None if request["tests"] is None else Path(request["tests"])
+        fast_start = not request["no_fast_start"]
+        hint = _assets_hint(notebook, tests)
+        if hint is not None:
+            self.launchers.start(hint, fast_start)  # the zygote imports while this process imports below
+        from grader.check import check_notebook
+        from grader.errors import GraderError
+
+        notice = None
+        try:
+            plan = self.plans.get(notebook, tests)
+            launcher, notice = self.launchers.get(plan.assets, fast_start)
+            result, plan, report = check_notebook(notebook, plan, launcher)
+        except GraderError as exc:
+            return {"ok": False, "grader_error": str(exc), "notice": notice}
+        return {
+            "ok": True,
+            "notice": notice,
+            "result": result.gradescope(),
+            "score": result.score,
+            "max_score": result.max_score,
+            "hidden": sum(q.hidden_cases for q in plan.questions),
+            "report": str(report),
+        }
+
+
+def _validate(request: dict) -> None:
+    if request.get("protocol") != PROTOCOL:
+        raise ValueError(f"protocol {request.get('protocol')!r}, expected {PROTOCOL}")
+    if request.get("op") not in OPS:
+        raise ValueError(f"'op' must be one of {', '.join(OPS)}")
+    if request["op"] != "check":
+        return
+    for key, kinds in (("cwd", str), ("notebook", str), ("tests", (str, type(None))), ("no_fast_start", bool)):
+        if not isinstance(request.get(key), kinds) or key not in request:
+            raise ValueError(f"{key!r} is missing or of the wrong type")
+    if not os.path.isabs(request["cwd"]):
+        raise ValueError("'cwd' must be an absolute path")
+    if "\0" in request["notebook"] + (request["tests"] or ""):
+        raise ValueError("a path holds a NUL character")
+
+
+def _reply(conn: socket.socket, reply: dict) -> None:
+    try:
+        _send(conn, reply)
+    except OSError:
+        pass  # the client is gone
+
+
+def _peer_uid(conn: socket.socket) -> int | None:
+    """The connecting process's uid (Linux); None where the folder's permissions are the only check."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    import struct
+
+    _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(0)  # unwinds a running check (its kernel is shut down) and the server's clean-up
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {message}", file=sys.stderr, flush=True)
+
+
+class _CancelWhenGone:
+    """While a check runs, watch its connection: a client that closes it (Ctrl-C) gets its check cancelled
+    with SIGINT to the main thread, exactly as Ctrl-C cancels an in-process check (asyncio.run cancels the
+    grading task, whose clean-up stops the kernel)."""
+
+    def __init__(self, conn: socket.socket):
+        import threading
+
+        self.conn, self.stop = conn, threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        import select
+        import signal
+        import threading
+
+        while not self.stop.is_set():
+            if not select.select([self.conn], [], [], 0.2)[0]:
+                continue
+            try:
+                gone = self.conn.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gone = True
+            if gone and not self.stop.is_set():
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            return  # gone, or the client sent more than its request: nothing more to watch
+
+
+class _Plans:
+    """Check plans by tests folder, reused while the bundle's bytes are the same (it is a few kilobytes)."""
+
+    KEEP = 8
+
+    def __init__(self):
+        self.cache: dict[str, tuple[str, object]] = {}
+
+    def get(self, notebook: Path, tests: Path | None):
+        from grader.check import find_bundle, load_check_plan
+
+        folder = tests or find_bundle(notebook)
+        key, content = str(folder.resolve()), _bundle_digest(folder)
+        hit = self.cache.pop(key, None)
+        if hit is not None and content is not None and hit[0] == content:
+            self.cache[key] = hit
+            return hit[1]
+        plan = load_check_plan(notebook, folder)
+        if content is not None:
+            self.cache[key] = (content, plan)
+            while len(self.cache) > self.KEEP:
+                self.cache.pop(next(iter(self.cache)))
+        return plan
+
+
+def _bundle_digest(folder: Path) -> str | None:
+    from grader.plan import BUNDLE_JSON, BUNDLE_TENSORS
+
+    h = hashlib.sha256()
+    try:
+        for name in (BUNDLE_JSON, BUNDLE_TENSORS):
+            data = (folder / name).read_bytes()
+            h.update(len(data).to_bytes(8, "little") + data)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+class _Launchers:
+    """The warm launcher (with the zygote, torch and transformers imported): one, for the latest assets.
+
+    Made by ``grader.cli._start_launcher`` exactly as an in-process ``grader check`` makes it; replaced
+    when the assets differ or their folders changed (the zygote's mount namespace holds the old ones)."""
+
+    def __init__(self):
+        self.key = None
+        self.pending = None  # start_launcher's "ready" callable, until called
+        self.ready: tuple | None = None  # (launcher, notice)
+
+    def start(self, assets: dict, fast_start: bool) -> None:
+        key = _launcher_key(assets, fast_start)
+        if key == self.key:
+            return
+        self.close()
+        from grader.cli import _start_launcher
+
+        self.pending = _start_launcher(dict(assets), None, no_sandbox=True, no_fast_start=not fast_start)
+        self.key = key
+
+    def get(self, assets: dict, fast_start: bool) -> tuple:
+        self.start(assets, fast_start)
+        if self.ready is None:
+            self.ready = self.pending()  # if interrupted, still pending: the next get or close waits again
+            self.pending = None
+        return self.ready
+
+    def close(self) -> None:
+        if self.pending is not None:
+            try:
+                self.ready = self.pending()
+            except Exception:
+                self.ready = None
+        if self.ready is not None:
+            close = getattr(self.ready[0], "close", None)
+            if close is not None:
+                close()
+        self.key = self.pending = self.ready = None
+
+
+def _launcher_key(assets: dict, fast_start: bool) -> tuple:
+    def identity(path: Path) -> tuple:
+        found = []
+        for p in (path, path / "config.json"):
+            try:
+                st = os.stat(p)
+                found.append((st.st_dev, st.st_ino, st.st_mtime_ns))
+            except OSError:
+                found.append(None)
+        return tuple(found)
+
+    return fast_start, tuple(sorted((name, str(path), identity(Path(path))) for name, path in assets.items()))
+
+
+def _assets_hint(notebook: Path, tests: Path | None) -> dict | None:
+    """The assets a check of ``notebook`` will most likely need, read without importing torch (the
+    bundle's JSON as :func:`grader.plan.load_bundle` lays it out), so that the zygote can start first. A
+    guess: if it is wrong, the launcher for the real plan replaces it."""
+    try:
+        if tests is None:
+            parent = notebook.resolve().parent
+            tests = next(c / "tests" for c in [parent, *parent.parents][:4] if (c / "tests" / "public.json").is_file())
+        fields = dict(json.loads((tests / "public.json").read_bytes())["value"]["$dict"])
+        names = fields["assets"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return None
+        return {name: tests.parent / "assets" / name for name in names}
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
