@@ -3,7 +3,7 @@
 A cold ``grader check`` pays for starting Python, importing torch and the grading stack, and starting the
 zygote (which imports torch, ipykernel and transformers) before the student's notebook runs at all. This
 server keeps all of that warm between checks: the imports, the loaded check plans (keyed by the tests
-folder and the size, mtime and inode of its files) and one launcher (the zygote where the sandbox works,
+folder and a hash of its bundle's bytes) and one launcher (the zygote where the sandbox works,
 else a plain local kernel: exactly what an in-process ``grader check`` picks).
 
 The client (:func:`request_check`, used by ``grader check``) imports only the standard library, so a warm
@@ -297,9 +297,9 @@ def _spawn(folder: Path):
 
 
 def stop(timeout_s: float = 10.0) -> bool:
-    """Ask this user's server to exit and wait until it has; False if none was running."""
-    folder = private_folder(create=False)
+    """Ask this user's server to exit and wait until it has; False if none was running (or reachable)."""
     try:
+        folder = private_folder(create=False)
         call({"op": "shutdown"}, start=False)
     except ServerUnavailable:
         return False
@@ -446,13 +446,21 @@ class Server:
                     _log(f"{reason}: exiting")
                     return
                 continue
-            conn, _ = self.listener.accept()
+            try:
+                conn, _ = self.listener.accept()
+            except OSError as exc:  # e.g. the client gave up before we got to it
+                _log(f"accept: {exc}")
+                continue
             try:
                 with conn:
                     self._serve(conn)
             except _Leave as leave:
                 _log(f"{leave}: exiting")
                 return
+            except Exception:  # a bug in serving one request must not take the server down
+                import traceback
+
+                _log(f"request failed:\n{traceback.format_exc()}")
             finally:
                 last = time.monotonic()
 
