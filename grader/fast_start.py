@@ -44,8 +44,9 @@ DEFAULT_PRELOAD = ("torch",)
 class ZygoteClient:
     """The grader's end of one zygote process: start it, ask it for kernels, stop it."""
 
-    def __init__(self, template: list[str], preload: Sequence[str]):
-        """Start the zygote; it imports in the background until :meth:`wait_ready`."""
+    def __init__(self, template: list[str], preload: Sequence[str], models: Sequence[str] = ()):
+        """Start the zygote; it imports (and loads ``models``, folders as kernels see them) in the background
+        until :meth:`wait_ready`."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # Thread counts must be set before torch is imported; nothing else of the grader's environment goes in.
         env = {**KERNEL_ENV, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -61,9 +62,10 @@ class ZygoteClient:
         theirs.close()
         self._sock, self._lock, self._ready = ours, threading.Lock(), False
         self.preloaded: list[str] = []
+        self.warm_up_errors: dict[str, str] = {}
         self.start_seconds = 0.0
         try:
-            zygote.send(ours, {"template": template, "preload": list(preload)})
+            zygote.send(ours, {"template": template, "preload": list(preload), "models": list(models)})
         except OSError:
             pass  # it died at once: wait_ready says why
 
@@ -80,6 +82,9 @@ class ZygoteClient:
                 self.close()
                 raise SandboxUnavailable(f"zygote did not start: {reply['error']}")
             self.preloaded, self.start_seconds, self._ready = reply["preloaded"], reply["seconds"], True
+            self.warm_up_errors = reply.get("warm_up_errors", {})
+            for folder, error in self.warm_up_errors.items():  # only costs speed: each kernel's first load is slower
+                log.warning("zygote: could not warm up %s: %s", folder, error)
 
     def spawn(self, request: dict) -> tuple[int, int]:
         """A new kernel for ``request``: (host pid of its monitor process, a pidfd of it)."""
@@ -227,7 +232,8 @@ class ZygoteKernelManager(AsyncKernelManager):
 class ZygoteLauncher(BubblewrapLauncher):
     """Sandboxed kernels forked from a zygote; raises :class:`SandboxUnavailable` if the zygote cannot start.
 
-    ``preload`` names the modules the zygote imports besides torch and ipykernel (e.g. ``transformers``).
+    ``preload`` names the modules the zygote imports besides torch and ipykernel (e.g. ``transformers``); with
+    transformers among them, it also loads each asset folder that holds a ``config.json`` once, as kernels do.
     With ``wait=False`` the zygote imports in the background: call :meth:`wait_ready` before the first kernel.
     Call :meth:`close` (or use as a context manager) to stop the zygote.
     """
@@ -267,8 +273,18 @@ class ZygoteLauncher(BubblewrapLauncher):
         """How long the zygote took to import everything (once ready)."""
         return self._client.start_seconds
 
+    @property
+    def warm_up_errors(self) -> dict[str, str]:
+        """Model folders the zygote could not load once (their kernels' first load is just slower)."""
+        return self._client.warm_up_errors
+
     def _start_zygote(self) -> ZygoteClient:
-        return ZygoteClient(["bwrap", *filesystem_args(self.assets, self._etc)], self._preload)
+        models = [
+            self.asset_path(name, path)
+            for name, path in self.assets.items()
+            if "transformers" in self._preload and (path / "config.json").is_file()
+        ]
+        return ZygoteClient(["bwrap", *filesystem_args(self.assets, self._etc)], self._preload, models)
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         """A forked kernel; if the zygote died (e.g. killed from outside) a new one is started, and if that

@@ -28,6 +28,23 @@ def zygote():
     launcher.close()
 
 
+@pytest.fixture(scope="module")
+def warm_zygote(tmp_path_factory):
+    """A zygote that warmed up the course model and a broken model folder."""
+    from reference.models import course_lm_path
+
+    broken = tmp_path_factory.mktemp("broken-lm")
+    broken.chmod(0o755)
+    (broken / "config.json").write_text('{"model_type": "gpt2", "n_layer": "two"}')
+    launcher = fast_start.ZygoteLauncher(
+        assets={"course-lm": course_lm_path(), "broken-lm": broken},
+        uid_base=65008 + 16 * (os.getpid() % 64),
+        preload=["transformers"],
+    )
+    yield launcher
+    launcher.close()
+
+
 @pytest.fixture
 def start(zygote, tmp_path):
     kernels = []
@@ -112,3 +129,27 @@ def test_a_planted_symlink_or_fifo_in_place_of_the_kernels_connection_file_is_re
         finally:
             kernel.stop()
     assert target.read_text() == "keep me"
+
+
+def test_the_zygote_warms_up_model_folders_in_the_template_and_stays_single_threaded(warm_zygote):
+    assert set(warm_zygote.warm_up_errors) == {"/assets/broken-lm"}  # a broken folder does not stop the zygote
+    zygote_pid = warm_zygote._client._process.pid
+    assert os.listdir(f"/proc/{zygote_pid}/task") == [str(zygote_pid)]
+    assert os.readlink(f"/proc/{zygote_pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")  # back from the template
+
+
+def test_a_kernel_of_a_warmed_zygote_loads_the_model_and_its_parallel_ops_do_not_hang(warm_zygote, start):
+    from reference.models import load_course_lm
+
+    model, tokenizer = load_course_lm()
+    ids = tokenizer("The cat sat on the", return_tensors="pt").input_ids
+    expected = model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0)[0].tolist()
+    load = (
+        "import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
+        "model = AutoModelForCausalLM.from_pretrained('/assets/course-lm')\n"
+        "tokenizer = AutoTokenizer.from_pretrained('/assets/course-lm')\n"
+        "ids = tokenizer('The cat sat on the', return_tensors='pt').input_ids\n"
+        "torch.set_num_threads(2)\nx = torch.randn(512, 512)\ny = (x @ x).sum().item()"
+    )
+    generated = "model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0)[0].tolist()"
+    assert start(launcher=warm_zygote).value(generated, setup=load, timeout=60) == expected
