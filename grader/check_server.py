@@ -617,7 +617,8 @@ class _CancelWhenGone:
     def __init__(self, conn: socket.socket):
         import threading
 
-        self.conn, self.stop = conn, threading.Event()
+        self.conn = conn
+        self.wake, self.woken = socket.socketpair()  # ends the watch at once when the check is done
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def __enter__(self):
@@ -625,24 +626,26 @@ class _CancelWhenGone:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop.set()
+        self.wake.send(b"x")
         self.thread.join()
+        self.wake.close()
+        self.woken.close()
 
     def _watch(self) -> None:
         import select
         import signal
         import threading
 
-        while not self.stop.is_set():
-            if not select.select([self.conn], [], [], 0.2)[0]:
-                continue
-            try:
-                gone = self.conn.recv(1, socket.MSG_PEEK) == b""
-            except OSError:
-                gone = True
-            if gone and not self.stop.is_set():
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-            return  # gone, or the client sent more than its request: nothing more to watch
+        readable = select.select([self.conn, self.woken], [], [])[0]
+        if self.woken in readable:
+            return
+        try:
+            gone = self.conn.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            gone = True
+        if gone:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        # else the client sent more than its request: nothing more to watch
 
 
 class _Plans:
