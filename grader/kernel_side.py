@@ -156,23 +156,20 @@ class LookupEmbedder:
 
 
 def _seed_global_rng(torch, seed: int, first: bool) -> None:
-    """``torch.manual_seed(seed)`` for the first call of a case; for its repeats, the same seeding done cheaply.
+    """``torch.manual_seed(seed)`` for a call, minus seeds queued for accelerators this machine does not have.
 
     subtle: ``torch.manual_seed`` queues the seed for every accelerator not yet initialised (CUDA, XPU, MTIA:
     all of them on a CPU machine, even with the CPU build of torch), and each queueing records
-    ``traceback.format_stack()``. That costs ~2-3 us per frame on the stack, three times over: ~90 us a call
-    in a plain script, ~400 us in a kernel (IPython's and ipykernel's frames sit below the cell), against
-    ~40 us for a sampler call. A distribution case's 2000 repeats took 4.6 s per 10,000 calls instead of 0.5 s.
-    The repeats reseed the CPU generator and the accelerators in use, every generator a seed reaches now;
-    an accelerator first initialised during a repeat takes the seed the first call queued.
+    ``traceback.format_stack()``: ~2-3 us per frame on the stack, three times over. In a kernel (IPython's
+    and ipykernel's frames sit below the harness) that is ~0.4 ms a call against ~40 us for a sampler call,
+    and several ms for a case's first call: 2000 repeats took 4.6 s per 10,000 calls instead of 0.5 s.
+    So: the CPU generator, every accelerator already initialised, and, for a case's first call only, a
+    seed queued for an accelerator that exists but is not initialised yet (it takes that seed when it is).
     """
-    if first:
-        torch.manual_seed(seed)
-        return
     torch.default_generator.manual_seed(seed)
     for name in ("cuda", "xpu", "mtia"):
         device = getattr(torch, name, None)
-        if device is not None and device.is_initialized():  # their manual_seed_all seeds at once then
+        if device is not None and (device.is_initialized() or (first and device.is_available())):
             device.manual_seed_all(seed)
     mps = getattr(torch, "mps", None)
     if mps is not None:
