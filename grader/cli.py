@@ -130,8 +130,7 @@ def grade(
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
-    from grader.groundtruth import asset_paths
-    from grader.spec import load_assignment
+    from grader.spec import asset_paths, load_assignment
 
     try:
         spec = load_assignment(assignment)
@@ -307,8 +306,7 @@ def validate(
 ):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
     nothing leaked. Exit 1 if any check fails."""
-    from grader.groundtruth import asset_paths
-    from grader.spec import load_assignment
+    from grader.spec import asset_paths, load_assignment
     from grader.validate import validate as run_checks
 
     try:

@@ -20,23 +20,10 @@ from grader.errors import SpecError
 from grader.gtcache import GroundTruthCache
 from grader.inputs import materialize
 from grader.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
-from grader.spec import Asset, Assignment, Case, DistributionCompare, Question
+from grader.spec import Assignment, Case, DistributionCompare, Question, asset_paths
 from grader.wire import Handle
 
 log = logging.getLogger(__name__)
-
-
-def asset_paths(assignment: Assignment) -> dict[str, Path]:
-    """Host folders of the assignment's assets (the course model is built on first use)."""
-    return {name: _asset_path(assignment.folder, asset) for name, asset in assignment.spec.assets.items()}
-
-
-def _asset_path(folder: Path, asset: Asset) -> Path:
-    if asset.kind == "course-lm":
-        from reference.models import course_lm_path
-
-        return course_lm_path()
-    return (folder / (asset.path or "")).resolve()
 
 
 def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> GradingPlan:

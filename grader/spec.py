@@ -179,6 +179,20 @@ class Assignment(BaseModel):
         return self.folder / self.spec.notebook
 
 
+def asset_paths(assignment: Assignment) -> dict[str, Path]:
+    """Host folders of the assignment's assets (the course model is built on first use). Imports no torch
+    unless the model must be built: ``grader grade`` starts its zygote with these before its own imports."""
+    return {name: _asset_path(assignment.folder, asset) for name, asset in assignment.spec.assets.items()}
+
+
+def _asset_path(folder: Path, asset: Asset) -> Path:
+    if asset.kind == "course-lm":
+        from reference.models import course_lm_path
+
+        return course_lm_path()
+    return (folder / (asset.path or "")).resolve()
+
+
 def load_assignment(folder: str | Path) -> Assignment:
     """Read and validate ``folder/assignment.toml``; raise :class:`SpecError` naming file, field and problem."""
     folder = Path(folder)

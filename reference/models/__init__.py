@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from reference.models.build import DEFAULT_STEPS, build_course_lm
+DEFAULT_STEPS = 400  # training steps of the course model: part of its identity (see _recipe_hash)
 
 __all__ = ["DEFAULT_STEPS", "build_course_lm", "build_once", "cache_dir", "course_lm_path", "load_course_lm"]
 
@@ -92,6 +92,14 @@ def build_once(name: str, required: tuple[str, ...], build, force: bool = False)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def build_course_lm(out_dir: Path, steps: int = DEFAULT_STEPS) -> Path:
+    """Train the course model and tokenizer into ``out_dir`` (see :mod:`reference.models.build`, which imports
+    torch: finding an already built model does not)."""
+    from reference.models import build
+
+    return build.build_course_lm(out_dir, steps)
 
 
 def course_lm_path(force: bool = False) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from reference.models import DEFAULT_STEPS
 from reference.models.corpus import stories
 
 EOS = "<|endoftext|>"
@@ -29,7 +30,6 @@ BLOCK_SIZE = 128  # training window; the model has N_POSITIONS >= BLOCK_SIZE pos
 N_POSITIONS = 256
 BATCH_SIZE = 16
 LEARNING_RATE = 3e-3
-DEFAULT_STEPS = 400
 SEED = 0
 
 

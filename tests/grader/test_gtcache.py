@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import save_file
 
 from grader import gtcache
-from grader.groundtruth import asset_paths, build_plan
+from grader.groundtruth import build_plan
 from grader.gtcache import FORMAT, GroundTruthCache, cache_folder
-from grader.spec import load_assignment
+from grader.spec import asset_paths, load_assignment
 from grader.wire import Handle
 from reference.models import course_lm_path
 from tests.grader.conftest import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook
