@@ -84,17 +84,17 @@ def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool) ->
     """The check, done by the warm per-user server (grader/check_server.py, started if needed); None to
     check in this process instead: the server is disabled, cannot start or did not answer. Only a server
     folder open to other users is worth a note: the user should fix it."""
-    from grader import check_server
+    from grader import check_client
 
-    if check_server.disabled():
+    if check_client.disabled():
         return None
     try:
-        return check_server.request_check(notebook, tests, no_fast_start)
-    except check_server.FolderRefused as exc:
+        return check_client.request_check(notebook, tests, no_fast_start)
+    except check_client.FolderRefused as exc:
         from rich.markup import escape
 
         console.print(f"[yellow]note:[/yellow] not using the check server: {escape(str(exc))}", soft_wrap=True)
-    except check_server.ServerUnavailable:
+    except check_client.ServerUnavailable:
         pass
     return None
 
