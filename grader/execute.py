@@ -72,7 +72,7 @@ class KernelSession:
     def __init__(self, launcher: Launcher, run: RunDir, limits: Limits, slot: int = 0):
         self.launcher, self.run_dir, self.limits, self.slot = launcher, run, limits, slot
         self.log = SessionLog()
-        self._replay: list[str] = []  # sources of cells that completed, in order
+        self._replay: list[tuple[int, str]] = []  # (index, source) of the cells that completed, in order
         self._reply_status: str = "ok"
         self._reply_message: str = ""
         self.client: _BoundedClient | None = None
@@ -147,7 +147,7 @@ class KernelSession:
         record = await self._execute(source, index, timeout)
         if record.status in ("ok", "error"):
             if replay:
-                self._replay.append(source)
+                self._replay.append((index, source))
         elif not await self._recover(record):
             record.message += " The kernel could not be recovered."
             self.unusable_reason = record.message
@@ -212,11 +212,23 @@ class KernelSession:
             except KernelStartError as exc:
                 self.log.notes.append(f"restart failed: {exc}")
                 return False
-            replayed = [await self._execute(src, -1, self.limits.cell_timeout_s) for src in self._replay]
-            if all(r.status in ("ok", "error") for r in replayed):
+            stopped = await self._replay_completed()
+            if stopped is None:
                 self.log.notes.append("the kernel was restarted and the completed cells were run again")
                 return True
+            # subtle: a cell can complete and kill its kernel just after replying (e.g. by killing its parent):
+            # run again, it would kill every new kernel. It is left out of the next replays.
+            index, _ = self._replay.pop(stopped)
+            where = f"cell {index}" if index >= 0 else "the grading harness"
+            self.log.notes.append(f"{where} stopped the kernel again when run after a restart; it is not run again")
         return False
+
+    async def _replay_completed(self) -> int | None:
+        """Run the completed cells again, in order; the position of the first that does not complete, or None."""
+        for position, (_, source) in enumerate(self._replay):
+            if (await self._execute(source, -1, self.limits.cell_timeout_s)).status not in ("ok", "error"):
+                return position
+        return None
 
 
 async def wait_until_ready(kc, timeout: float) -> None:

@@ -1,5 +1,5 @@
-"""The warm check server (grader/check_server.py, its client grader/check_client.py), with real processes: ``grader check`` as students run it,
-servers started and stopped for real, raw sockets for malformed requests.
+"""The warm check server (grader/check_server.py, its client grader/check_client.py), with real processes:
+``grader check`` as students run it, servers started and stopped for real, raw sockets for malformed requests.
 
 Every test works in its own short private folder under /tmp (a socket path has at most 107 bytes) and
 kills whatever server it started; tests/conftest.py keeps the server off for the rest of the suite.

@@ -37,6 +37,17 @@ def test_a_hang_that_swallows_interrupts_restarts_the_kernel_and_keeps_earlier_f
     assert any("restarted" in note for note in result.notes)
 
 
+def test_a_completed_cell_that_kills_every_new_kernel_is_left_out_of_the_replay(mini_plan, tmp_path):
+    # completes the first time; run again after a restart (the marker exists), it kills the kernel: like a
+    # cell whose kill reaches its kernel only after the reply was sent
+    poison = "import os\nif os.path.exists('marker'):\n    os._exit(1)\nopen('marker', 'w').close()"
+    cells = (GREEDY, poison, "import os\nos._exit(1)", SOFTMAX)
+    result = grade(mini_plan, notebook(tmp_path, "poison", *cells), tmp_path)
+    assert scores(result) == FULL
+    assert [c.status for c in result.cells] == ["ok", "ok", "dead", "ok"]
+    assert any("cell 1 stopped the kernel again" in note for note in result.notes), result.notes
+
+
 def test_a_cell_that_kills_the_kernel_is_recorded_and_grading_goes_on(mini_plan, tmp_path):
     result = grade(mini_plan, notebook(tmp_path, "exit", GREEDY, "import os\nos._exit(1)", SOFTMAX), tmp_path)
     assert scores(result) == FULL
