@@ -148,9 +148,16 @@ class KernelSession:
         if record.status in ("ok", "error"):
             if replay:
                 self._replay.append((index, source))
-        elif not await self._recover(record):
+            return record
+        before = self._replay[-1] if self._replay else None
+        if not await self._recover(record):
             record.message += " The kernel could not be recovered."
             self.unusable_reason = record.message
+        elif record.status == "dead" and before is not None and before not in self._replay:
+            # the cell before killed the kernel after replying (run again, it did it again: see _restart); this
+            # one only ran in a dying kernel, so it gets its run now
+            self.log.notes.append(f"{_name(index)} was run again: {_name(before[0])} had killed the kernel")
+            return await self.run(source, index, timeout, replay)
         return record
 
     async def interrupt(self) -> None:
@@ -219,8 +226,7 @@ class KernelSession:
             # subtle: a cell can complete and kill its kernel just after replying (e.g. by killing its parent):
             # run again, it would kill every new kernel. It is left out of the next replays.
             index, _ = self._replay.pop(stopped)
-            where = f"cell {index}" if index >= 0 else "the grading harness"
-            self.log.notes.append(f"{where} stopped the kernel again when run after a restart; it is not run again")
+            self.log.notes.append(f"{_name(index)} stopped the kernel again when run after a restart; not run again")
         return False
 
     async def _replay_completed(self) -> int | None:
@@ -229,6 +235,10 @@ class KernelSession:
             if (await self._execute(source, -1, self.limits.cell_timeout_s)).status not in ("ok", "error"):
                 return position
         return None
+
+
+def _name(index: int) -> str:
+    return f"cell {index}" if index >= 0 else "the grading harness"
 
 
 async def wait_until_ready(kc, timeout: float) -> None:

@@ -179,6 +179,8 @@ class _KernelCaller:
                     outcomes[i] = harness.CallOutcome("dead", message=record.message)
                 elif record.status == "timeout":
                     return len(calls)  # the submission's deadline: the rest get the time-limit outcome
+                elif offset - 1 in timed_out:
+                    return i  # the interrupt landed between two calls and ended the request: make the rest anew
                 else:
                     outcomes[i] = harness.read_outcome(folder, self.session.limits.return_bytes)
                 return i + 1
