@@ -82,14 +82,17 @@ def drop_to(uid: int) -> list[str]:
 def uid_pids(uid: int) -> list[int]:
     """Live (non-zombie) processes whose real, effective or saved uid is ``uid``."""
     found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    # subtle: not Path("/proc").glob("*/status"), whose stat of a process that just exited raises out of the
+    # generator (ProcessLookupError), outside any try around the loop's body
+    for pid in (name for name in os.listdir("/proc") if name.isdigit()):
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:
+            with open(f"/proc/{pid}/status") as file:
+                fields = dict(line.split(":", 1) for line in file.read().splitlines() if ":" in line)
+        except OSError:  # it exited meanwhile
             continue
         zombie = fields.get("State", "").strip().startswith("Z")
         if str(uid) in fields.get("Uid", "").split()[:3] and not zombie:
-            found.append(int(status.parent.name))
+            found.append(int(pid))
     return found
 
 
