@@ -11,16 +11,10 @@ import sys
 from pathlib import Path
 
 from bench.tools import ASSIGNMENT
+from grader.spec import load_assignment
 
-FUNCTIONS = [
-    "softmax_with_temperature",
-    "greedy_next_token",
-    "top_k_filter",
-    "top_p_filter",
-    "sample_next_token",
-    "generate",
-    "beam_search",
-]
+# the graded functions, in the spec's order (a later one may call an earlier one)
+FUNCTIONS = [question.function for question in load_assignment(ASSIGNMENT).spec.questions]
 # Realistic bugs, as edits of the instructor's solution: (name, function, old text, new text).
 BUGS = [
     ("temperature ignored", "softmax_with_temperature",
