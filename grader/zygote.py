@@ -25,8 +25,6 @@ model folders it warms up are the assets every kernel has read-only anyway.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import importlib
 import json
 import os
@@ -37,12 +35,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import warnings
-from pathlib import Path
 
-from grader import linux
+from grader import linux, zygote_warmup
 
 MAX_MESSAGE = 1 << 20
 KERNEL_READY_TIMEOUT_S = 30.0  # from fork to the kernel's "about to start IPKernelApp"
@@ -119,7 +114,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         loaded = preload([*ALWAYS_PRELOAD, *config.get("preload", [])])
         namespace = template_namespace(config["template"])
-        warm_up_errors = warm_up(config.get("models", []), namespace)
+        warm_up_errors = zygote_warmup.warm_up(config.get("models", []), namespace)
         assert_single_thread("the zygote before serving")
     except Exception as exc:
         send(sock, {"error": f"{type(exc).__name__}: {exc}"})
@@ -145,71 +140,6 @@ def preload(modules: list[str]) -> list[str]:
         assert_single_thread(f"after importing {name}")
         loaded.append(name)
     return loaded
-
-
-def warm_up(folders: list[str], namespace: int) -> dict[str, str]:
-    """Load each model folder once as the harness does (``from_pretrained``) and drop the result, so that every
-    kernel finds what a first load builds (compiled regexes of the weight conversions, lazily imported modules)
-    instead of building it (the course model and its tokenizer: ~30 ms instead of ~110 ms in a kernel).
-    Returns {folder: error}.
-
-    It runs in the template mount namespace: it reads the folders at the paths kernels use and nothing a kernel
-    could not read (transformers reads the mount table, for one; the host's stays out of the zygote's memory).
-    A failure costs only that time, so it is returned, never raised; only failing to come back to the host's
-    namespace is raised (the zygote cannot serve from the template).
-    """
-    if not folders:
-        return {}
-    host = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        linux.setns(namespace, linux.CLONE_NEWNS)  # also sets the root and cwd to the template's /
-    except OSError as exc:
-        os.close(host)
-        return dict.fromkeys(folders, f"cannot enter the template namespace: {exc}")
-    try:
-        errors = {}
-        for folder in folders:
-            try:
-                with _single_threaded_loading():
-                    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                    AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-                    if any((Path(folder) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
-                        AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            except Exception as exc:
-                errors[folder] = f"{type(exc).__name__}: {exc}"[:500]
-    finally:
-        linux.setns(host, linux.CLONE_NEWNS)
-        os.close(host)
-    gc.collect()  # what the loads left in reference cycles is not copied into every kernel
-    return errors
-
-
-@contextlib.contextmanager
-def _single_threaded_loading():
-    """transformers loads without its progress bar (tqdm would start a monitor thread and make a multiprocessing
-    lock every kernel shares) and without its loader threads; any other thread start raises. Warnings stay
-    unseen, and so unrecorded in the "once" registries kernels inherit. All is restored afterwards."""
-    from transformers.utils import logging as hf_logging
-
-    bars, start, environ = hf_logging.is_progress_bar_enabled(), threading.Thread.start, dict(os.environ)
-    hf_logging.disable_progress_bar()
-    os.environ["HF_DEACTIVATE_ASYNC_LOAD"] = "1"  # read at each load
-
-    def refuse(thread: threading.Thread) -> None:
-        raise RuntimeError(f"the warm-up may not start a thread ({thread.name})")
-
-    threading.Thread.start = refuse
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        threading.Thread.start = start
-        os.environ.clear()
-        os.environ.update(environ)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def assert_single_thread(when: str) -> None:
