@@ -38,11 +38,13 @@ class Harness:
         self._observers: list = []
 
     def call_many(self, calls: list) -> None:
-        """Make each ``(name, folder, repeat)`` call in order; an interrupted call does not stop the others."""
+        """Make each ``(name, folder, repeat)`` call in order; nothing that goes wrong in one stops the others:
+        an interrupt, or a result file the notebook got in the way of (its result is then missing or wrong,
+        which the host reports for that call alone)."""
         for name, folder, repeat in calls:
             try:
                 self.call(name, folder, repeat)
-            except KeyboardInterrupt:
+            except BaseException:
                 pass
 
     def call(self, name: str, folder: str, repeat: int = 1) -> None:

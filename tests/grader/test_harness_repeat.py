@@ -125,3 +125,17 @@ def test_well_formed_hand_written_stacked_entry_is_unbound(tmp_path):
     outcome = harness.read_outcome(folder, MAX_BYTES)
     assert outcome.status == "ok"
     assert [t.tolist() for t in outcome.value] == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_a_call_whose_result_cannot_be_written_does_not_stop_the_calls_after_it(tmp_path):
+    # what a notebook planting files into the grader's call folders can cause: the first call's out.json is a
+    # folder, so its result cannot be written; the second call must still run and write its own
+    caller = harness.harness_module().Harness({}, {"f": lambda x: x + 1}, MAX_BYTES)
+    first, second = tmp_path / "call-1", tmp_path / "call-2"
+    for folder in (first, second):
+        harness.write_inputs(folder, {"x": 1})
+    (first / "out.json").mkdir()
+    caller.call_many([("f", str(first), 1), ("f", str(second), 1)])
+    assert harness.read_outcome(first, MAX_BYTES).status == "invalid_output"
+    outcome = harness.read_outcome(second, MAX_BYTES)
+    assert outcome.status == "ok" and outcome.value == 2
