@@ -4,7 +4,7 @@
 
 For each N, a fresh process generates N small submissions of a two-question assignment (greedy decoding
 and a softmax with temperature; every kernel still imports torch, so a submission costs about what a
-real one's kernel start costs), grades them with :func:`grader.batch.grade_batch` into a fresh gradebook,
+real one's kernel start costs), grades them with :func:`grader.batch.run.grade_batch` into a fresh gradebook,
 and reports its wall time and the orchestrator's peak resident memory (``ru_maxrss`` of that process
 only; the kernels are separate processes). One table at the end. This machine's cores are shared:
 compare rows within one run.
@@ -66,11 +66,11 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 def one(n: int, jobs: int, sandbox: bool) -> dict:
     """Generate and grade ``n`` submissions in this process; return the measurements."""
-    from grader.batch import BatchSettings, grade_batch
-    from grader.groundtruth import build_plan
-    from grader.isolation import choose_launcher
-    from grader.spec import load_assignment
-    from grader.submissions import load_submissions
+    from grader.assignment.groundtruth import build_plan
+    from grader.assignment.spec import load_assignment
+    from grader.batch.intake import load_submissions
+    from grader.batch.run import BatchSettings, grade_batch
+    from grader.sandbox.isolation import choose_launcher
 
     root = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     (root / "bench").mkdir()

@@ -6,8 +6,8 @@ cells, a demo cell, and one autograded test cell per case of the spec, public an
 no solution and no hidden test) and one submission per student: the release with that student's
 functions in its solution cells. Nothing of this is timed.
 
-Each test cell builds its inputs like grader/inputs.py builds them (the helpers in :data:`HELPERS`), has
-the expected value as a literal computed by our reference, and compares like grader/compare.py (close,
+Each test cell builds its inputs like grader/assignment/inputs.py builds them (the helpers in :data:`HELPERS`), has
+the expected value as a literal computed by our reference, and compares like grader/compare/__init__.py (close,
 exact, chi-square for the sampler), worth the case's share of its question's points. So nbgrader and our
 grader must give every student the same score, which the benchmark checks (:func:`nbgrader_scores`).
 """
@@ -118,7 +118,7 @@ def _literal(value) -> str:
 
 
 def _arg_code(spec) -> str:
-    """Python source that builds one argument of a case, from its raw TOML form (grader/inputs.py)."""
+    """Python source that builds one argument of a case, from its raw TOML form (grader/assignment/inputs.py)."""
     if not isinstance(spec, dict):
         return repr(spec)
     dtype = f"torch.{spec['dtype']}" if "dtype" in spec else None
@@ -144,7 +144,7 @@ def _arg_code(spec) -> str:
 
 def nbgrader_tests(spec, plan) -> list[tuple[str, str, float, bool]]:
     """(grade_id, source, points, hidden) per case of the spec: the nbgrader version of each test."""
-    from grader.spec import CloseCompare, DistributionCompare
+    from grader.assignment.spec import CloseCompare, DistributionCompare
 
     cells = []
     for q_spec, q_plan in zip(spec.questions, plan.questions, strict=True):
@@ -223,8 +223,8 @@ def write_nbgrader_submission(release: Path, path: Path, code: dict[str, str]) -
 
 def build_course(course: Path, exchange: Path, ids: list[str], codes: dict, jenv: dict):
     """The whole nbgrader course for ``ids`` (see the module docstring); returns our assignment's plan."""
-    from grader.groundtruth import build_plan
-    from grader.spec import load_assignment
+    from grader.assignment.groundtruth import build_plan
+    from grader.assignment.spec import load_assignment
 
     assignment = load_assignment(ASSIGNMENT)
     plan = build_plan(assignment)

@@ -1,9 +1,9 @@
 """Where the time goes: the grader's own per-submission profile, and the tests' own work without a grader.
 
 :func:`profile` reads ``execution.timings`` from each ``results/<id>.json`` of a ``grader grade`` run
-(the phases of grader/results.py's PHASES, measured by grader/grade.py with time.perf_counter) and adds
+(the phases of grader/grading/results.py's PHASES, measured by grader/grading/grade.py with time.perf_counter) and adds
 report rendering, which the batch does after grading: each saved result is rendered again here with
-grader.report.render_reports into a scratch folder, timed (unless the result already records a
+grader.grading.report.render_reports into a scratch folder, timed (unless the result already records a
 ``report`` time). :func:`profile_table` prints the median of each phase over the batch.
 
 :func:`tests_alone` and :func:`tests_in_kernel` time the tests' own work: the nbgrader source notebook
@@ -42,8 +42,8 @@ class Profile:
 
 def profile(out: Path) -> Profile:
     """The phases of each graded submission in ``out/results``, with report rendering timed here."""
-    from grader.report import render_reports
-    from grader.results import PHASES, SubmissionResult
+    from grader.grading.report import render_reports
+    from grader.grading.results import PHASES, SubmissionResult
 
     prof = Profile()
     with tempfile.TemporaryDirectory(prefix="speed-reports-") as scratch:
@@ -71,7 +71,7 @@ def profile(out: Path) -> Profile:
 
 def profile_table(profiles: dict[str, Profile | None]) -> str:
     """One row per phase, the median over each run's graded submissions, and its share of the total."""
-    from grader.results import PHASES
+    from grader.grading.results import PHASES
 
     labels = {**PHASES, OTHER: "the rest of grading: reading the notebook, the run folder"}
     labels[REPORT] = "rendering the feedback report (HTML + Markdown), after grading"

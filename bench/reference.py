@@ -142,8 +142,8 @@ def retrieval_cases(model, tok):
 
 def assignment_table(repeat: int) -> None:
     """Ground truth for every case of every assignment (what `grader grade` computes before a batch)."""
-    from grader.groundtruth import build_plan
-    from grader.spec import load_assignment
+    from grader.assignment.groundtruth import build_plan
+    from grader.assignment.spec import load_assignment
 
     root = Path(__file__).resolve().parents[1] / "assignments"
     print(f"{'assignment':<20} {'cases':>6} {'hidden':>6} {'ground truth ms':>16}")

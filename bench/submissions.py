@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.tools import ASSIGNMENT
-from grader.spec import load_assignment
+from grader.assignment.spec import load_assignment
 
 # the graded functions, in the spec's order (a later one may call an earlier one)
 FUNCTIONS = [question.function for question in load_assignment(ASSIGNMENT).spec.questions]

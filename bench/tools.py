@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from grader.kernel import KERNEL_ENV  # noqa: E402  (every kernel here gets the grader's settings)
+from grader.sandbox.launcher import KERNEL_ENV  # noqa: E402  (every kernel here gets the grader's settings)
 
 ASSIGNMENT = REPO / "assignments" / "03-sampling"
 BENCH = REPO / ".bench"

@@ -1,13 +1,13 @@
 """Autograder for the 'Engineering for LLMs' course.
 
 Library API (the CLI in grader/cli.py is a thin shell over these):
-    grader.spec.load_assignment       read and validate an assignment folder
-    grader.groundtruth.build_plan     every case's inputs and expected value
-    grader.release.release            build the student release
-    grader.grade.grade_submission     grade one notebook against a plan
-    grader.batch.grade_all            grade a folder of submissions in parallel
-    grader.check.check_notebook       a student's self-check on the public tests
-    grader.check                      the same from inside a notebook: check("top_p_filter")
+    grader.assignment.spec.load_assignment       read and validate an assignment folder
+    grader.assignment.groundtruth.build_plan     every case's inputs and expected value
+    grader.assignment.release.release            build the student release
+    grader.grading.grade.grade_submission     grade one notebook against a plan
+    grader.batch.run.grade_all            grade a folder of submissions in parallel
+    grader.selfcheck.check.check_notebook       a student's self-check on the public tests
+    grader.selfcheck.check                      the same from inside a notebook: check("top_p_filter")
 """
 
 __version__ = "0.1.0"
@@ -19,6 +19,6 @@ def check(function: str | None = None, namespace: dict | None = None):
     Runs the public tests on the functions as they are defined right now in the notebook, with the same
     cases and comparisons as final grading, prints a table and says how many hidden tests exist.
     """
-    from grader.check import check_in_notebook
+    from grader.selfcheck.check import check_in_notebook
 
     return check_in_notebook(function, namespace)

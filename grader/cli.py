@@ -37,8 +37,8 @@ NO_FAST_START = typer.Option(
 @app.command()
 def release(assignment: Path, out: Path = typer.Option(..., "--out", help="Empty folder for the release.")):
     """Build the student release: template notebook, public tests with expected values, assets."""
-    from grader.release import release as do_release
-    from grader.spec import load_assignment
+    from grader.assignment.release import release as do_release
+    from grader.assignment.spec import load_assignment
 
     try:
         notebook = do_release(load_assignment(assignment), out)
@@ -65,7 +65,7 @@ def check(
     if reply is not None:
         _show_check_reply(reply)
         return
-    from grader.check import check_notebook, load_check_plan
+    from grader.selfcheck.check import check_notebook, load_check_plan
 
     try:
         plan = load_check_plan(notebook, tests)
@@ -81,10 +81,10 @@ def check(
 
 
 def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool) -> dict | None:
-    """The check, done by the warm per-user server (grader/check_server.py, started if needed); None to
+    """The check, done by the warm per-user server (grader/selfcheck/server.py, started if needed); None to
     check in this process instead: the server is disabled, cannot start or did not answer. Only a server
     folder open to other users is worth a note: the user should fix it."""
-    from grader import check_client
+    from grader.selfcheck import client as check_client
 
     if check_client.disabled():
         return None
@@ -130,7 +130,7 @@ def grade(
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
-    from grader.spec import asset_paths, load_assignment
+    from grader.assignment.spec import asset_paths, load_assignment
 
     try:
         spec = load_assignment(assignment)
@@ -140,10 +140,10 @@ def grade(
         _fail(exc)
     import asyncio
 
-    from grader.batch import BatchSettings, grade_batch
-    from grader.groundtruth import build_plan
-    from grader.gtcache import cache_folder
-    from grader.submissions import load_submissions
+    from grader.assignment.groundtruth import build_plan
+    from grader.assignment.gtcache import cache_folder
+    from grader.batch.intake import load_submissions
+    from grader.batch.run import BatchSettings, grade_batch
 
     try:
         intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
@@ -171,8 +171,8 @@ def grade(
 
 
 def _start_launcher(assets: dict[str, Path], notebook: Path | None, no_sandbox: bool, no_fast_start: bool):
-    """Begin choosing the launcher (see :func:`grader.isolation.start_launcher`); call the result when needed."""
-    from grader.isolation import preload_for, start_launcher
+    """Begin choosing the launcher (:func:`grader.sandbox.isolation.start_launcher`); call the result when needed."""
+    from grader.sandbox.isolation import preload_for, start_launcher
 
     return start_launcher(
         assets, require_sandbox=not no_sandbox, fast_start=not no_fast_start, preload=preload_for(assets, notebook)
@@ -253,12 +253,12 @@ def export(
     """Write grades and feedback from OUT's gradebook in LMS and CI formats."""
     from pydantic import ValidationError
 
-    from grader.batch import EXPORTS_DIR, REPORTS_DIR, render_missing
-    from grader.exports import FORMATS, ExportSettings
-    from grader.exports import export as do_export
-    from grader.gradebook import Gradebook
-    from grader.summary import write_summary
-    from grader.worksheet import WorksheetSettings
+    from grader.batch.exports import FORMATS, ExportSettings
+    from grader.batch.exports import export as do_export
+    from grader.batch.exports.worksheet import WorksheetSettings
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.run import EXPORTS_DIR, REPORTS_DIR, render_missing
+    from grader.batch.summary import write_summary
 
     chosen = list(FORMATS) + ["summary"] if "all" in formats else formats
     unknown = [f for f in chosen if f not in FORMATS and f != "summary"]
@@ -287,8 +287,8 @@ def export(
 @app.command()
 def report(out: Path):
     """Render the feedback reports again from OUT/results/*.json."""
-    from grader.report import render_reports
-    from grader.results import SubmissionResult
+    from grader.grading.report import render_reports
+    from grader.grading.results import SubmissionResult
 
     files = sorted((out / "results").glob("*.json"))
     if not files:
@@ -306,8 +306,8 @@ def validate(
 ):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
     nothing leaked. Exit 1 if any check fails."""
-    from grader.spec import asset_paths, load_assignment
-    from grader.validate import validate as run_checks
+    from grader.assignment.spec import asset_paths, load_assignment
+    from grader.authoring.validate import validate as run_checks
 
     try:
         spec = load_assignment(assignment)
@@ -329,7 +329,7 @@ def validate(
 @app.command()
 def doctor():
     """Report what isolation this machine supports for grading."""
-    from grader.isolation import doctor as report
+    from grader.sandbox.isolation import doctor as report
 
     table = Table(title="isolation on this machine")
     for column in ("feature", "status", "detail"):

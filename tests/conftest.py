@@ -1,6 +1,6 @@
 """Suite-wide settings: never touch the Hugging Face hub; quiet progress bars; no warm check server.
 
-``grader check`` would otherwise start a per-user background server (grader/check_server.py) that outlives
+``grader check`` would otherwise start a per-user background server (grader/selfcheck/server.py) that outlives
 the test; tests/grader/test_check_server.py turns it on for its own processes, in private folders.
 """
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from grader.batch import GRADEBOOK, grade_all
-from grader.grade import HIDDEN_NOTE
-from grader.groundtruth import build_plan
-from grader.isolation import choose_launcher
-from grader.release import release
-from grader.results import FAILURE_KINDS
-from grader.spec import load_assignment
-from grader.submissions import find_submissions
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.release import release
+from grader.assignment.spec import load_assignment
+from grader.batch.intake import find_submissions
+from grader.batch.run import GRADEBOOK, grade_all
+from grader.grading.grade import HIDDEN_NOTE
+from grader.grading.results import FAILURE_KINDS
+from grader.sandbox.isolation import choose_launcher
 
 pytestmark = pytest.mark.slow
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"

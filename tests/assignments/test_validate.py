@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.isolation import sandbox_status
+from grader.sandbox.isolation import sandbox_status
 
 pytestmark = pytest.mark.slow
 ASSIGNMENTS = sorted(p.parent for p in (Path(__file__).resolve().parents[2] / "assignments").glob("*/assignment.toml"))

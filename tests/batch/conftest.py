@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradebook import Gradebook, StudentRow
-from grader.isolation import sandbox_status
-from grader.results import QuestionResult, SubmissionResult, TestResult
+from grader.batch.gradebook import Gradebook, StudentRow
+from grader.grading.results import QuestionResult, SubmissionResult, TestResult
+from grader.sandbox.isolation import sandbox_status
 from tests.grader.conftest import GREEDY, SOFTMAX, mini_assignment, mini_plan  # noqa: F401 (fixtures)
 
 GOOD = (GREEDY, SOFTMAX)
@@ -136,7 +136,7 @@ def fake_result(sid: str, passed: dict[str, bool], status: str = "graded", secon
 @pytest.fixture
 def filled_gradebook(tmp_path, mini_plan):  # noqa: F811
     """A gradebook of the mini assignment with five synthetic students (two Moodle ids with names)."""
-    from grader.batch import assignment_info, write_outputs
+    from grader.batch.run import assignment_info, write_outputs
 
     out = tmp_path / "out"
     tests = ["greedy_next_token: random", "greedy_next_token: hidden tie", "softmax_with_temperature: t=2"]

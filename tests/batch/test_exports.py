@@ -8,9 +8,9 @@ from xml.etree import ElementTree as ET
 
 from typer.testing import CliRunner
 
+from grader.batch.exports import ExportSettings, export
+from grader.batch.exports.worksheet import WorksheetSettings
 from grader.cli import app
-from grader.exports import ExportSettings, export
-from grader.worksheet import WorksheetSettings
 
 # The worksheet header as Moodle (English) downloads it and its importer reads it, verbatim from the notes.
 MOODLE_HEADER = (

@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
-from grader.batch import assignment_info
+from grader.batch.gradebook import Gradebook
+from grader.batch.run import assignment_info
 from grader.errors import GraderError
-from grader.gradebook import Gradebook
 from tests.batch.conftest import fake_result
 
 PASS = {"greedy_next_token: random": True, "softmax_with_temperature: t=2": True}

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from grader.moodle import PART, feedback_path, pid_from_identifier
-from grader.submissions import IntakeLimits, load_submissions
+from grader.batch.intake import IntakeLimits, load_submissions
+from grader.batch.moodle import PART, feedback_path, pid_from_identifier
 from tests.batch.conftest import moodle, nb_json, write_zip
 
 NB = nb_json("x = 1")

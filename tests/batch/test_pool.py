@@ -5,11 +5,11 @@ import asyncio
 
 import pytest
 
-from grader import batch
-from grader.batch import BatchSettings, grade_batch
+from grader.batch import run as batch
+from grader.batch.intake import Intake, Submission
+from grader.batch.run import BatchSettings, grade_batch
 from grader.errors import GraderError
-from grader.kernel import LocalLauncher
-from grader.submissions import Intake, Submission
+from grader.sandbox.launcher import LocalLauncher
 from tests.batch.conftest import fake_result
 
 PASS = {"greedy_next_token: random": True, "softmax_with_temperature: t=2": True}

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
+from grader.batch.safezip import UnpackLimits, safe_relative, unpack
 from grader.errors import GraderError
-from grader.safezip import UnpackLimits, safe_relative, unpack
 from tests.batch.conftest import DATE, write_zip
 
 SMALL = UnpackLimits(max_file_bytes=1000, max_total_bytes=5000, max_entries=50)

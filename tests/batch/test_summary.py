@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from grader.summary import build_summary, histogram, write_summary
+from grader.batch.summary import build_summary, histogram, write_summary
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -68,7 +68,7 @@ def _chromium(tmp_path, *args) -> str:
 
 
 def test_timeouts_and_dead_kernels_are_listed_with_what_happened(filled_gradebook):
-    from grader.results import CellSummary
+    from grader.grading.results import CellSummary
     from tests.batch.conftest import fake_result
 
     gb, out = filled_gradebook

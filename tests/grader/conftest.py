@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.groundtruth import build_plan
-from grader.spec import Limits, load_assignment
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.spec import Limits, load_assignment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,8 +72,8 @@ def mini_plan(mini_assignment):
 
 
 def grade(plan, path: Path, tmp_path: Path, launcher=None):
-    from grader.grade import grade_submission
-    from grader.kernel import LocalLauncher
+    from grader.grading.grade import grade_submission
+    from grader.sandbox.launcher import LocalLauncher
 
     return asyncio.run(grade_submission(plan, path, path.stem, launcher or LocalLauncher(), tmp_path / "runs"))
 

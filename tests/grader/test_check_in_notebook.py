@@ -6,8 +6,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader.release import release
-from grader.spec import load_assignment
+from grader.assignment.release import release
+from grader.assignment.spec import load_assignment
 
 pytestmark = pytest.mark.slow
 SAMPLING = Path(__file__).resolve().parents[2] / "assignments" / "03-sampling"

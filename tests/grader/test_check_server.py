@@ -1,4 +1,4 @@
-"""The warm check server (grader/check_server.py, its client grader/check_client.py), with real processes:
+"""The warm check server (grader/selfcheck/server.py, its client grader/selfcheck/client.py), with real processes:
 ``grader check`` as students run it, servers started and stopped for real, raw sockets for malformed requests.
 
 Every test works in its own short private folder under /tmp (a socket path has at most 107 bytes) and
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import check_client
-from grader.release import release
+from grader.assignment.release import release
+from grader.selfcheck import client as check_client
 from tests.grader.conftest import GREEDY, SOFTMAX, notebook
 
 pytestmark = pytest.mark.slow
@@ -136,9 +136,9 @@ def test_a_warm_check_prints_and_writes_what_the_in_process_check_does(warm):
 
 
 def test_the_result_in_the_reply_is_the_in_process_result(warm, monkeypatch):
-    from grader.check import check_notebook, load_check_plan
-    from grader.kernel import LocalLauncher
-    from grader.results import SubmissionResult
+    from grader.grading.results import SubmissionResult
+    from grader.sandbox.launcher import LocalLauncher
+    from grader.selfcheck.check import check_notebook, load_check_plan
 
     folder, rel = warm
     monkeypatch.setenv(check_client.ENV_DIR, str(folder))
@@ -237,12 +237,13 @@ def test_a_stale_server_is_replaced(own_folder, tmp_path):
     """A server running other code (here: a copy of the grader elsewhere, so its digest differs) answers
     nothing but "stale" and exits; the client starts a current one."""
     old = tmp_path / "old"
-    shutil.copytree(Path(check_client.__file__).parent, old / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    package = Path(check_client.__file__).parents[1]
+    shutil.copytree(package, old / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     own_folder.mkdir(mode=0o700)
     env = {**os.environ, "PYTHONPATH": str(old)}
     log = (tmp_path / "stale.log").open("w")
     stale = subprocess.Popen(
-        [sys.executable, "-m", "grader.check_server", "--dir", str(own_folder), "--idle", "60"],
+        [sys.executable, "-m", "grader.selfcheck.server", "--dir", str(own_folder), "--idle", "60"],
         env=env,
         cwd="/",
         stdout=log,
@@ -338,8 +339,9 @@ def test_no_server_checks_in_process(own_folder, tmp_path, how):
 
 def test_the_client_imports_no_heavy_module():
     code = (
-        "import sys; import grader.cli, grader.check_server; "
-        "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'grader.check', 'jupyter_client', 'asyncio')"
+        "import sys; import grader.cli, grader.selfcheck.server; "
+        "heavy = ('torch', 'transformers', 'numpy', 'grader.selfcheck.check', 'jupyter_client', 'asyncio'); "
+        "print(sorted(m for m in heavy"
         " if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

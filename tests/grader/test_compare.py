@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from grader.assignment.spec import CloseCompare, DistributionCompare, ExactCompare
 from grader.compare import compare, distribution
-from grader.spec import CloseCompare, DistributionCompare, ExactCompare
 
 EXACT, CLOSE = ExactCompare(), CloseCompare(rtol=1e-5, atol=1e-6)
 

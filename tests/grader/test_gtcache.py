@@ -1,4 +1,5 @@
-"""The ground-truth cache (grader.gtcache): computed once, invalidated by exactly what changed, never trusted blindly.
+"""The ground-truth cache (grader.assignment.gtcache): computed once, invalidated by exactly what changed, never
+trusted blindly.
 
 The reference runs for real; only the second builds replace it with a function that fails if called.
 """
@@ -15,11 +16,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from grader import gtcache
-from grader.groundtruth import build_plan
-from grader.gtcache import FORMAT, GroundTruthCache, cache_folder
-from grader.spec import asset_paths, load_assignment
-from grader.wire import Handle
+from grader.assignment import gtcache
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.gtcache import FORMAT, GroundTruthCache, cache_folder
+from grader.assignment.spec import asset_paths, load_assignment
+from grader.boundary.wire import Handle
 from reference.models import course_lm_path
 from tests.grader.conftest import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook
 
@@ -85,8 +86,8 @@ def module_file(assignment) -> Path:
 def build_warm(assignment, cache, monkeypatch):
     """A build in which the reference must not run."""
     with monkeypatch.context() as m:
-        m.setattr("grader.groundtruth.run_reference", noop)
-        m.setattr("grader.groundtruth.materialize", noop)
+        m.setattr("grader.assignment.groundtruth.run_reference", noop)
+        m.setattr("grader.assignment.groundtruth.materialize", noop)
         return build_plan(assignment, cache_dir=cache)
 
 
@@ -216,7 +217,8 @@ def test_reference_code_and_device_invalidate_every_case(assignment, tmp_path, m
 def test_code_files_cover_the_reference_package_and_the_grader_inputs():
     names = [name for name, _ in gtcache.code_files()]
     assert "reference/sampling.py" in names and "reference/models/build.py" in names
-    assert {"grader/groundtruth.py", "grader/inputs.py", "grader/gtcache.py"} <= set(names)
+    own = {"grader/assignment/groundtruth.py", "grader/assignment/inputs.py", "grader/assignment/gtcache.py"}
+    assert own <= set(names)
     assert all(path.is_file() for _, path in gtcache.code_files())
 
 
@@ -235,7 +237,7 @@ def test_bad_entries_are_computed_again_with_a_warning(assignment, tmp_path, mon
     path["two"].write_bytes(path["greedy continuation"].read_bytes())  # another case's entry: key differs
     path["t=2"].unlink()
     path["t=2"].symlink_to(outside)  # a symlink planted in the cache (to a valid entry)
-    with caplog.at_level(logging.WARNING, logger="grader.gtcache"):
+    with caplog.at_level(logging.WARNING, logger="grader.assignment.gtcache"):
         plan = build_plan(assignment, cache_dir=folder)
     assert counts(plan) == (1, CASES - 1) and plan.groundtruth.discarded == CASES - 1
     warned = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
@@ -251,7 +253,7 @@ def test_bad_entries_are_computed_again_with_a_warning(assignment, tmp_path, mon
 def test_an_unusable_cache_folder_only_costs_time(assignment, tmp_path, caplog):
     blocked = tmp_path / "gt"
     blocked.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="grader.gtcache"):
+    with caplog.at_level(logging.WARNING, logger="grader.assignment.gtcache"):
         plan = build_plan(assignment, cache_dir=blocked)
     assert counts(plan) == (0, CASES)
     assert "cannot write" in caplog.text
@@ -259,7 +261,7 @@ def test_an_unusable_cache_folder_only_costs_time(assignment, tmp_path, caplog):
     build_plan(assignment, cache_dir=folder)
     (folder / f"{keys(assignment, folder)['two']}.safetensors").unlink()
     (folder / f"{keys(assignment, folder)['two']}.safetensors").mkdir()  # a folder in an entry's place
-    with caplog.at_level(logging.WARNING, logger="grader.gtcache"):
+    with caplog.at_level(logging.WARNING, logger="grader.assignment.gtcache"):
         assert counts(build_plan(assignment, cache_dir=folder)) == (CASES - 1, 1)
 
 

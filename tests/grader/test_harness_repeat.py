@@ -1,6 +1,6 @@
 """Repeated calls through the real harness (commit c02dac4): reseeding and the stacked result.
 
-The harness runs in this process exactly as ``grader.check``'s ``_InProcessCaller`` runs it: the same
+The harness runs in this process exactly as ``grader.selfcheck.check``'s ``_InProcessCaller`` runs it: the same
 source as in the kernel (``harness.harness_module()``), inputs written with ``harness.write_inputs``, the
 result written to files by the harness and read back with ``harness.read_outcome``. Calls 2..N of a case
 reseed the global generator with ``seed + i`` without ``torch.manual_seed``; the values must still be those
@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load as st_load
 
-from grader import harness, wire
-from grader.spec import Limits
+from grader.assignment.spec import Limits
+from grader.boundary import harness, wire
 
 MAX_BYTES = Limits().return_bytes
 MALFORMED = "the call's result is malformed"

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from grader.groundtruth import build_plan
-from grader.spec import Limits, load_assignment
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.spec import Limits, load_assignment
 from tests.grader.conftest import grade, notebook
 
 SPEC = """
@@ -20,7 +20,7 @@ kind = "course-lm"
 [[questions]]
 function = "rag_answer"
 points = 1
-reference = "grader.rag:expected_contexts"
+reference = "grader.compare.rag:expected_contexts"
   [[questions.cases]]
   name = "the retrieved paragraph reaches the prompt"
   compare = { kind = "rag" }
@@ -132,9 +132,9 @@ def test_embedding_a_reworded_question_is_reported(rag_plan, tmp_path):
     ],
 )
 def test_prompt_structure_not_wording(prompt, passes):
+    from grader.assignment.spec import PromptCompare
     from grader.compare import compare
-    from grader.rag import prompt_parts
-    from grader.spec import PromptCompare
+    from grader.compare.rag import prompt_parts
 
     verdict = compare(PromptCompare(), prompt_parts("Why?", ["A first.", "B second."]), prompt)
     assert verdict.passed is passes, verdict.message

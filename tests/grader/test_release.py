@@ -6,12 +6,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.plan import load_bundle
+from grader.assignment.release import release, strip_hidden_tests, strip_solutions
+from grader.assignment.spec import load_assignment
+from grader.authoring.validate import _notebook_lines, audit_release
 from grader.errors import ReleaseError
-from grader.groundtruth import build_plan
-from grader.plan import load_bundle
-from grader.release import release, strip_hidden_tests, strip_solutions
-from grader.spec import load_assignment
-from grader.validate import _notebook_lines, audit_release
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLING = REPO / "assignments" / "03-sampling"

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from grader.safeio import UnsafeFile, read_untrusted
+from grader.boundary.safeio import UnsafeFile, read_untrusted
 
 
 def test_regular_file_is_read(tmp_path):

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignment.spec import CloseCompare, DistributionCompare, load_assignment
 from grader.errors import SpecError
-from grader.spec import CloseCompare, DistributionCompare, load_assignment
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from grader.batch.intake import find_submissions
 from grader.errors import GraderError
-from grader.submissions import find_submissions
 
 
 def test_flat_folder_keys_by_file_name_and_keeps_wrong_file_types(tmp_path):

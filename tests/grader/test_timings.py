@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from grader.results import PHASES, SubmissionResult
+from grader.grading.results import PHASES, SubmissionResult
 from tests.grader.conftest import GREEDY, SOFTMAX, grade, notebook
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader import wire
+from grader.boundary import wire
 
 
 @pytest.mark.parametrize(

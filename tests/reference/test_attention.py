@@ -36,9 +36,7 @@ def test_softmax_is_stable_for_large_inputs(scale):
 def test_softmax_handles_minus_inf_like_torch():
     x = torch.tensor([[0.0, -math.inf, 0.0], [-math.inf, -math.inf, -math.inf]])
     out = softmax(x)
-    assert (
-        out[0].tolist() == [0.5, 0.0, 0.5] and out[1].isnan().all() and torch.softmax(x, -1)[1].isnan().all()
-    )
+    assert out[0].tolist() == [0.5, 0.0, 0.5] and out[1].isnan().all() and torch.softmax(x, -1)[1].isnan().all()
 
 
 def test_causal_mask():
@@ -108,9 +106,7 @@ def test_multi_head_uses_column_blocks_per_head():
     out = multi_head_self_attention(x, w_q, w_k, w_v, eye, nh)
     for h in range(nh):
         cols = slice(h * D // nh, (h + 1) * D // nh)
-        head, _ = scaled_dot_product_attention(
-            x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols], causal_mask(L)
-        )
+        head, _ = scaled_dot_product_attention(x @ w_q[:, cols], x @ w_k[:, cols], x @ w_v[:, cols], causal_mask(L))
         torch.testing.assert_close(out[..., cols], head)
 
 

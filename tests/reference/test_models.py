@@ -44,9 +44,7 @@ def test_build_is_byte_identical_in_two_processes(tmp_path):
 def test_corpus_is_deterministic():
     assert stories(50, seed=3) == stories(50, seed=3)
     assert stories(5, seed=3) != stories(5, seed=4)
-    assert stories(1)[0].startswith(
-        ("Once upon a time", "One day", "One sunny morning", "Long ago", "Last summer")
-    )
+    assert stories(1)[0].startswith(("Once upon a time", "One day", "One sunny morning", "Long ago", "Last summer"))
 
 
 def test_from_pretrained_round_trip(course_lm, tmp_path):

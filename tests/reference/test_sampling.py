@@ -41,9 +41,7 @@ def test_top_k_larger_than_vocab_keeps_all():
     assert torch.equal(S.top_k_filter(x, 10), x)
 
 
-@pytest.mark.parametrize(
-    "p, kept", [(0.45, [0]), (0.7, [0, 1]), (0.9, [0, 1, 2]), (0.0, [0]), (1.0, [0, 1, 2])]
-)
+@pytest.mark.parametrize("p, kept", [(0.45, [0]), (0.7, [0, 1]), (0.9, [0, 1, 2]), (0.0, [0]), (1.0, [0, 1, 2])])
 def test_top_p_keeps_smallest_nucleus(p, kept):
     out = S.top_p_filter(logits_of([0.5, 0.3, 0.2]), p)
     assert torch.isfinite(out[0]).nonzero().flatten().tolist() == kept
@@ -64,9 +62,7 @@ def test_min_p_hand_computed():
 def test_filters_work_on_any_leading_shape():
     x = torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0))
     for f, arg in [(S.top_k_filter, 3), (S.top_p_filter, 0.8), (S.min_p_filter, 0.1)]:
-        torch.testing.assert_close(
-            f(x, arg), torch.stack([f(row, arg) for row in x.view(-1, 7)]).view(2, 3, 7)
-        )
+        torch.testing.assert_close(f(x, arg), torch.stack([f(row, arg) for row in x.view(-1, 7)]).view(2, 3, 7))
 
 
 def test_sampling_distribution_hand_computed():
@@ -203,9 +199,7 @@ def test_generate_greedy_matches_hf(course_lm, story_ids):
     model, _ = course_lm
     ours = S.generate(model, story_ids, 40, eos_token_id=None)
     assert ours.shape == (1, story_ids.size(1) + 40)
-    assert torch.equal(
-        ours, hf_generate(model, story_ids, max_new_tokens=40, do_sample=False, eos_token_id=None)
-    )
+    assert torch.equal(ours, hf_generate(model, story_ids, max_new_tokens=40, do_sample=False, eos_token_id=None))
 
 
 def test_generate_stops_right_after_eos(course_lm, story_ids):
@@ -247,9 +241,7 @@ def test_seeded_sampling_matches_hf_token_for_token(course_lm, story_ids, kw):
     for seed in range(3):
         torch.manual_seed(seed)
         # subtle: HF generate(do_sample=True) adds top_k=50 unless told top_k=0
-        hf = hf_generate(
-            model, story_ids, max_new_tokens=25, do_sample=True, eos_token_id=None, **{"top_k": 0, **kw}
-        )
+        hf = hf_generate(model, story_ids, max_new_tokens=25, do_sample=True, eos_token_id=None, **{"top_k": 0, **kw})
         ours = S.generate(model, story_ids, 25, generator=torch.Generator().manual_seed(seed), **kw)
         assert torch.equal(ours, hf), (kw, seed)
 

@@ -132,9 +132,7 @@ def test_training_matches_tokenizers_library_until_the_first_tie(text, n_merges)
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(
-        add_prefix_space=False, use_regex=False
-    )  # the text is one word
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)  # the text is one word
     trainer = trainers.BpeTrainer(
         vocab_size=256 + n_merges,
         special_tokens=[],
@@ -143,8 +141,7 @@ def test_training_matches_tokenizers_library_until_the_first_tie(text, n_merges)
     )
     tok.train_from_iterator([text], trainer=trainer)
     theirs = [
-        tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
-        for m in json.loads(tok.to_str())["model"]["merges"]
+        tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in json.loads(tok.to_str())["model"]["merges"]
     ]
     merges = train_bpe(text, 256 + n_merges)
     b2u, spelled = bytes_to_unicode(), {}

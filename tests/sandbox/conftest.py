@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.fast_start import ZygoteLauncher
-from grader.kernel import RunDir
-from grader.sandbox import BubblewrapLauncher, available
-from grader.spec import Limits
+from grader.assignment.spec import Limits
+from grader.sandbox.bubblewrap import BubblewrapLauncher, available
+from grader.sandbox.launcher import RunDir
+from grader.sandbox.zygote.launcher import ZygoteLauncher
 
 SECRET_ENV = ("GRADER_TEST_SECRET_TOKEN", "s3cret-do-not-leak")
 SHARED_SLOT, FRESH_SLOT = 0, 1

@@ -1,8 +1,8 @@
 """Adversarial submissions graded end to end in the sandbox: one attack per test.
 
-Every test grades a real notebook with :func:`grader.grade.grade_submission` (or
-:func:`grader.batch.grade_all`) in a :class:`~grader.sandbox.BubblewrapLauncher` on the ``mini`` assignment
-(``greedy_next_token``: 1 point, one public and one hidden case; ``softmax_with_temperature``: 2 points), and
+Every test grades a real notebook with :func:`grader.grading.grade.grade_submission` (or
+:func:`grader.batch.run.grade_all`) in a :class:`~grader.sandbox.bubblewrap.BubblewrapLauncher` on the ``mini``
+assignment (``greedy_next_token``: 1 point, one public and one hidden case; ``softmax_with_temperature``: 2 points), and
 checks three things: grading completes; the attacker's grade is exactly what its honest functions earn;
 nothing on the host changed, no secret leaked into any output file, and no process of the slot uid is left.
 Attacks that cannot be stopped are xfail (strict) with the reason.
@@ -25,14 +25,14 @@ from statistics import median
 
 import pytest
 
-from grader.batch import RESULTS_DIR, grade_all, write_outputs
-from grader.grade import grade_submission
-from grader.groundtruth import build_plan
-from grader.kernel import LocalLauncher, RunDir
-from grader.sandbox import WRAPPER_TASKS, BubblewrapLauncher
-from grader.spec import Limits, load_assignment
-from grader.submissions import Submission
-from grader.uids import uid_pids as _uid_pids
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.spec import Limits, load_assignment
+from grader.batch.intake import Submission
+from grader.batch.run import RESULTS_DIR, grade_all, write_outputs
+from grader.grading.grade import grade_submission
+from grader.sandbox.bubblewrap import WRAPPER_TASKS, BubblewrapLauncher
+from grader.sandbox.launcher import LocalLauncher, RunDir
+from grader.sandbox.uids import uid_pids as _uid_pids
 from tests.grader.conftest import GREEDY, MINI_SPEC, SOFTMAX, notebook
 from tests.sandbox.conftest import LAUNCHERS, close_launcher, make_launcher
 
@@ -542,7 +542,8 @@ def test_writing_gigabytes_is_capped_by_the_file_size_limit(plan, sandbox, tmp_p
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "not covered (grader/sandbox.py docstring): RLIMIT_FSIZE caps each file, not the work folder's total; "
+        "not covered (grader/sandbox/bubblewrap.py docstring): RLIMIT_FSIZE caps each file, not the work folder's "
+        "total; "
         "many files just under the limit fill the host disk until the submission's time runs out. Needs a disk "
         "quota or a size-capped filesystem for run.work"
     ),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroups
+from grader.sandbox import cgroups
 
 
 @pytest.fixture

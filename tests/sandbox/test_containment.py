@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.spec import Limits
+from grader.assignment.spec import Limits
 
 pytestmark = pytest.mark.slow  # real kernels
 

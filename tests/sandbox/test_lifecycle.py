@@ -8,11 +8,11 @@ from statistics import median
 
 import pytest
 
+from grader.assignment.spec import Limits
 from grader.errors import SandboxUnavailable
-from grader.kernel import LocalLauncher, RunDir
-from grader.sandbox import BubblewrapLauncher, isolation_report
-from grader.spec import Limits
-from grader.uids import uid_pids as _uid_pids
+from grader.sandbox.bubblewrap import BubblewrapLauncher, isolation_report
+from grader.sandbox.launcher import LocalLauncher, RunDir
+from grader.sandbox.uids import uid_pids as _uid_pids
 
 pytestmark = pytest.mark.slow  # real kernels
 
@@ -128,7 +128,7 @@ def test_leftovers_of_a_slot_uid_are_killed_before_its_next_kernel(launcher, tmp
     """What a killed grader left running as a slot uid (e.g. after kill -9) is gone when the slot is reused."""
     import subprocess
 
-    from grader.uids import drop_to as _drop_to
+    from grader.sandbox.uids import drop_to as _drop_to
 
     uid = launcher.uid(6)
     leftover = subprocess.Popen([*_drop_to(uid), "sleep", "300"])

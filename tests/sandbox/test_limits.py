@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.sandbox import BubblewrapLauncher
-from grader.spec import Limits
+from grader.assignment.spec import Limits
+from grader.sandbox.bubblewrap import BubblewrapLauncher
 
 pytestmark = pytest.mark.slow  # real kernels
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import fast_start
-from grader.isolation import choose_launcher, preload_for
-from grader.kernel import RunDir
-from grader.sandbox import BubblewrapLauncher
-from grader.spec import Limits, load_assignment
+from grader.assignment.spec import Limits, load_assignment
+from grader.sandbox.bubblewrap import BubblewrapLauncher
+from grader.sandbox.isolation import choose_launcher, preload_for
+from grader.sandbox.launcher import RunDir
+from grader.sandbox.zygote import launcher as fast_start
 from tests.sandbox.conftest import Kernel
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,105 @@
+"""Building the student release of an assignment: the template notebook, public tests, assets.
+
+    DIR/<notebook>.ipynb      solutions replaced by ``# YOUR CODE HERE`` + ``raise NotImplementedError()``,
+                              hidden-test regions removed, outputs cleared, stamped with id and version
+    DIR/tests/public.json     public cases with expected values computed now by the reference
+    DIR/tests/public.safetensors
+    DIR/assets/<name>/        read-only assets the notebook and the checks need (e.g. the course model)
+
+Markers (nbgrader's, matched anywhere in a comment line): ``### BEGIN SOLUTION`` / ``### END SOLUTION``
+and ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``; in Markdown cells a solution region becomes
+``YOUR ANSWER HERE``. Otter's ``# BEGIN SOLUTION`` is the same marker. Unbalanced markers are an error.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.plan import GradingPlan, save_bundle
+from grader.assignment.spec import Assignment
+from grader.errors import ReleaseError
+
+BEGIN = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\b.*$")
+END = re.compile(r"^\s*#+\s*END SOLUTION\b.*$")
+MD_BEGIN = re.compile(r"^\s*(#+\s*|<!--\s*)?BEGIN SOLUTION\b.*$")
+MD_END = re.compile(r"^\s*(#+\s*|<!--\s*)?END SOLUTION\b.*$")
+HIDDEN_BEGIN = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS\b")
+HIDDEN_END = re.compile(r"^\s*#+\s*END HIDDEN TESTS\b")
+METADATA_KEY = "llm_grader"
+
+
+def strip_solutions(source: str, markdown: bool, where: str) -> str:
+    """Replace every solution region of one cell's source (see module docstring)."""
+    begin, end = (MD_BEGIN, MD_END) if markdown else (BEGIN, END)
+    out, inside, indent = [], False, ""
+    for line in source.splitlines():
+        if not inside and (m := begin.match(line)):
+            inside, indent = True, ("" if markdown else m.group(1))
+            out += (
+                ["YOUR ANSWER HERE"]
+                if markdown
+                else [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+            )
+        elif inside and end.match(line):
+            inside = False
+        elif begin.match(line) or end.match(line):
+            raise ReleaseError(f"{where}: unbalanced solution markers (line {line.strip()!r})")
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ReleaseError(f"{where}: a BEGIN SOLUTION has no END SOLUTION")
+    return "\n".join(out)
+
+
+def strip_hidden_tests(source: str, where: str) -> str:
+    out, inside = [], False
+    for line in source.splitlines():
+        if HIDDEN_BEGIN.match(line):
+            inside = True
+        elif HIDDEN_END.match(line):
+            if not inside:
+                raise ReleaseError(f"{where}: END HIDDEN TESTS without BEGIN")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ReleaseError(f"{where}: a BEGIN HIDDEN TESTS has no END HIDDEN TESTS")
+    return "\n".join(out)
+
+
+def student_notebook(assignment: Assignment):
+    """The instructor notebook with solutions and hidden tests removed, outputs cleared, stamped."""
+    path = assignment.notebook_path
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # JSON, unicode and schema errors alike
+        raise ReleaseError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})"[:500]) from None
+    for index, cell in enumerate(nb.cells):
+        where = f"{path}, cell {index + 1}"
+        if cell.cell_type in ("code", "markdown"):
+            cell.source = strip_solutions(strip_hidden_tests(cell.source, where), cell.cell_type == "markdown", where)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("nbgrader", None)
+    nb.metadata[METADATA_KEY] = {"assignment": assignment.spec.id, "version": assignment.spec.version}
+    return nb
+
+
+def release(assignment: Assignment, out: Path, plan: GradingPlan | None = None) -> Path:
+    """Write the release into ``out`` (which must be empty or absent) and return the notebook's path."""
+    if out.exists() and any(out.iterdir()):
+        raise ReleaseError(f"{out}: the release folder must be empty or absent")
+    nb = student_notebook(assignment)
+    plan = (plan or build_plan(assignment)).public()
+    out.mkdir(parents=True, exist_ok=True)
+    notebook_out = out / Path(assignment.spec.notebook).name
+    nbformat.write(nb, notebook_out)
+    save_bundle(plan, out / "tests")
+    for name, folder in plan.assets.items():
+        shutil.copytree(folder, out / "assets" / name)
+    return notebook_out

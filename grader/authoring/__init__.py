@@ -1,0 +1,1 @@
+"""Tools for instructors preparing an assignment: ``grader validate`` (is it ready to release?)."""

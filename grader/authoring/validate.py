@@ -1,0 +1,174 @@
+"""``grader validate``: is an assignment ready to release?
+
+Four checks, each a :class:`Finding`:
+1. the ground truth is deterministic: every case's expected value computed twice is identical;
+2. the instructor notebook (solutions in place) earns full marks;
+3. the released template earns zero, and every test fails cleanly (no grader error, no unreadable output);
+4. the release leaks nothing: no solution line, no reference source line, no hidden case (by name or by
+   any of its tensors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import torch
+
+import reference
+from grader.assignment.groundtruth import build_plan
+from grader.assignment.plan import GradingPlan, load_bundle
+from grader.assignment.release import BEGIN, END, release
+from grader.assignment.spec import Assignment
+from grader.grading.grade import grade_submission
+from grader.sandbox.launcher import Launcher
+
+REFERENCE_SOURCE = Path(reference.__file__).resolve().parent
+CLEAN_TEMPLATE_KINDS = {"exception", "missing", "wrong"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    passed: bool
+    detail: str = ""
+
+
+def validate(assignment: Assignment, launcher: Launcher) -> list[Finding]:
+    plan = build_plan(assignment)
+    findings = [_deterministic(plan, build_plan(assignment))]
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+        tmp = Path(tmp)
+        solution = _grade(plan, assignment.notebook_path, launcher, tmp)
+        findings.append(
+            Finding(
+                "instructor solution earns full marks",
+                solution.score == plan.max_score,
+                f"{solution.score:.4g} / {plan.max_score:.4g}" + _failures(solution),
+            )
+        )
+        template = _grade(plan, release(assignment, tmp / "release", plan), launcher, tmp)
+        unclean = [t for t in template.tests if t.kind not in CLEAN_TEMPLATE_KINDS]
+        findings.append(
+            Finding(
+                "released template earns zero without grader errors",
+                template.score == 0 and template.status == "graded" and not unclean,
+                f"{template.score:.4g} points" + "".join(f"; {t.name}: {t.output}" for t in unclean),
+            )
+        )
+        leaks = audit_release(tmp / "release", assignment, plan)
+        findings.append(
+            Finding("release leaks no solution, reference code or hidden case", not leaks, "; ".join(leaks))
+        )
+    return findings
+
+
+def _grade(plan: GradingPlan, notebook: Path, launcher: Launcher, tmp: Path):
+    return asyncio.run(grade_submission(plan, notebook, notebook.stem, launcher, tmp / "runs"))
+
+
+def _failures(result) -> str:
+    return "".join(f"; {t.name}: {t.output[:200]}" for t in result.tests if t.status == "failed")
+
+
+def _deterministic(a: GradingPlan, b: GradingPlan) -> Finding:
+    differing = [
+        f"{qa.function}: {ca.name}"
+        for qa, qb in zip(a.questions, b.questions, strict=True)
+        for ca, cb in zip(qa.cases, qb.cases, strict=True)
+        if not _identical(ca.expected, cb.expected)
+    ]
+    return Finding("ground truth is deterministic (computed twice)", not differing, "; ".join(differing))
+
+
+def _identical(x, y) -> bool:
+    if isinstance(x, torch.Tensor):
+        return isinstance(y, torch.Tensor) and x.dtype == y.dtype and x.shape == y.shape and torch.equal(x, y)
+    if isinstance(x, (list, tuple)):
+        return type(x) is type(y) and len(x) == len(y) and all(_identical(p, q) for p, q in zip(x, y, strict=True))
+    if isinstance(x, dict):
+        return list(x) == list(y) and all(_identical(x[k], y[k]) for k in x)
+    return x == y or (x != x and y != y)  # NaN equals NaN here
+
+
+def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> list[str]:
+    """Everything in the release at ``folder`` that must not be there, as readable lines (empty: clean)."""
+    text = "\n".join(_readable_text(p) for p in sorted(folder.rglob("*")) if p.is_file())
+    solution, _ = _notebook_lines(assignment.notebook_path)
+    leaks = [f"solution line {line!r}" for line in sorted(solution) if line in text]
+    instructor_text = _released_by_design(assignment.notebook_path)
+    reference = {
+        line.strip()
+        for p in REFERENCE_SOURCE.rglob("*.py")
+        for line in p.read_text().splitlines()
+        if len(line.strip()) > 30 and line.strip() not in instructor_text
+    }  # not: signatures, docstrings and worked examples the instructor wrote for students
+    leaks += [f"reference source line {line!r}" for line in sorted(reference) if line in text]
+    leaks += [f"code file {p.relative_to(folder)}" for p in folder.rglob("*.py")]
+    hidden = [(q.function, c) for q in plan.questions for c in q.cases if c.hidden]
+    leaks += [f"hidden case name {f}: {c.name!r}" for f, c in hidden if c.name in text]
+    released = [
+        t for q in load_bundle(folder / "tests").questions for c in q.cases for t in _tensors((c.args, c.expected))
+    ]
+    for function, case in hidden:
+        for t in _tensors((case.args, case.expected)):
+            if t.numel() > 4 and any(r.shape == t.shape and r.dtype == t.dtype and torch.equal(r, t) for r in released):
+                leaks.append(f"a tensor of hidden case {function}: {case.name!r}")
+    return leaks
+
+
+def _readable_text(path: Path) -> str:
+    """A file's text as a reader sees it: a notebook's cell sources (not its JSON-escaped form), else bytes."""
+    raw = path.read_bytes().decode("utf-8", "replace")
+    if path.suffix == ".ipynb":
+        try:
+            cells = nbformat.reads(raw, as_version=4).cells
+            return raw + "\n" + "\n".join(cell.source for cell in cells)
+        except Exception:
+            pass
+    return raw
+
+
+def _released_by_design(notebook: Path) -> str:
+    """The instructor notebook's text outside solution regions (code and Markdown), one line each."""
+    lines, inside = [], False
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for line in cell.source.splitlines():
+            inside = (inside or "BEGIN SOLUTION" in line) and "END SOLUTION" not in line
+            if not inside:
+                lines.append(line.strip())
+    return "\n".join(lines)
+
+
+def _notebook_lines(notebook: Path) -> tuple[set[str], set[str]]:
+    """(solution lines worth checking for, stripped code lines students see anyway: signatures, docstrings).
+
+    Markdown is not "seen anyway": a solution line quoted in a Markdown cell is a leak."""
+    solution, visible, inside = set(), set(), False
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if BEGIN.match(line) or "BEGIN SOLUTION" in line:
+                inside = True
+            elif END.match(line) or "END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
+                solution.add(line.strip())
+            elif not inside:
+                visible.add(line.strip())
+    return solution - visible, visible
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _tensors(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v)

@@ -1,0 +1,106 @@
+"""The host side of calling a student's function: write inputs, run the call in the kernel, read the result.
+
+The kernel side is :mod:`grader.boundary.kernel_side`; both sides speak :mod:`grader.boundary.wire`. Inputs go in as
+files the host wrote; the result comes back as files the host reads with :func:`grader.boundary.safeio.read_untrusted`
+(no symlinks, regular files only, size-capped) and decodes strictly. Anything odd is the submission's
+error, reported as a :class:`CallOutcome` and never raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from grader.boundary import kernel_side, wire
+from grader.boundary.safeio import UnsafeFile, read_untrusted
+
+HARNESS_NAME = "__grader_harness__"
+
+
+@dataclass
+class CallOutcome:
+    """``status`` is ``ok`` (``value`` holds the return value) or a failure kind with a ``message``."""
+
+    status: str
+    value: object = None
+    message: str = ""
+    observed: dict | None = None  # what recording inputs saw during the call (e.g. the texts tokenized)
+
+
+@functools.cache
+def _sources() -> tuple[str, ...]:
+    """The harness's code, read once per process: a grader upgraded during a batch keeps sending the code it
+    started with (the host side it pairs with is already imported)."""
+    return (Path(wire.__file__).read_text(), Path(kernel_side.__file__).read_text())
+
+
+def install_source(assets: dict[str, str], max_bytes: int) -> str:
+    """Code that defines the harness in the kernel as ``__grader_harness__`` (wire + kernel_side, one namespace)."""
+    return (
+        "def __grader_install(sources, assets, max_bytes):\n"
+        "    import sys, types\n"
+        "    module = types.ModuleType('__grader_harness_module__')\n"
+        "    sys.modules[module.__name__] = module  # dataclasses look their module up\n"
+        "    for i, src in enumerate(sources):\n"
+        "        exec(compile(src, f'<grader-harness-{i}>', 'exec'), module.__dict__)\n"
+        "    return module.Harness(assets, get_ipython().user_ns, max_bytes)\n"
+        f"{HARNESS_NAME} = __grader_install({list(_sources())!r}, {assets!r}, {max_bytes!r})\n"
+        "del __grader_install\n"
+    )
+
+
+def harness_module() -> types.ModuleType:
+    """The same harness built in this process, for the in-notebook self-check (same code as in the kernel)."""
+    module = types.ModuleType("__grader_harness_module__")
+    sys.modules[module.__name__] = module
+    for i, src in enumerate(_sources()):
+        exec(compile(src, f"<grader-harness-{i}>", "exec"), module.__dict__)
+    return module
+
+
+def calls_source(calls: list[tuple[str, str, int]]) -> str:
+    """The kernel code making each ``(function, folder, repeat)`` call in order (see
+    :mod:`grader.boundary.kernel_side`)."""
+    return f"{HARNESS_NAME}.call_many({calls!r})"
+
+
+def write_inputs(folder: Path, kwargs: dict) -> None:
+    """Write the keyword arguments of one call into ``folder``, created fresh in a grader-owned parent.
+
+    The folder is writable by everyone because the kernel (another uid in the sandbox) writes its result
+    there; only the sandbox can see it, and the host reads results without following links.
+    """
+    folder.mkdir(exist_ok=False)  # no parents=True: never create folders through a planted symlink
+    json_bytes, tensor_bytes = wire.dumps(kwargs)
+    (folder / "in.json").write_bytes(json_bytes)
+    (folder / "in.safetensors").write_bytes(tensor_bytes)
+    folder.chmod(0o777)
+
+
+def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
+    """Read and validate what the harness wrote; every problem becomes a failed :class:`CallOutcome`."""
+    try:
+        json_bytes = read_untrusted(folder / "out.json", 1 << 20)
+        tensor_bytes = read_untrusted(folder / "out.safetensors", max_bytes)
+        result = wire.loads(json_bytes, tensor_bytes)
+    except (UnsafeFile, wire.WireError) as exc:
+        return CallOutcome("invalid_output", message=f"the call's result could not be read: {exc}")
+    if not isinstance(result, dict) or not isinstance(result.get("status"), str):
+        return CallOutcome("invalid_output", message="the call's result is malformed")
+    if result["status"] == "ok":
+        observed = result.get("observed")
+        value = result.get("value")
+        if "stacked" in result:  # a repeated call's results sent as one tensor (see grader.boundary.kernel_side)
+            stacked = result["stacked"]
+            if not isinstance(stacked, torch.Tensor) or stacked.dim() == 0:
+                return CallOutcome("invalid_output", message="the call's result is malformed")
+            value = list(stacked.unbind(0))
+        return CallOutcome("ok", value=value, observed=observed if isinstance(observed, dict) else None)
+    message = result.get("message")
+    return CallOutcome(result["status"], message=message if isinstance(message, str) else json.dumps(message)[:500])

@@ -1,0 +1,56 @@
+"""Feedback reports rendered from ``templates/*.j2`` (HTML with autoescape; Markdown with fenced student text).
+
+Everything that can carry student-controlled text (error messages, cell messages) is escaped: HTML by
+Jinja's autoescape, Markdown by putting it in a code fence longer than any backtick run inside it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from grader.grading.results import SubmissionResult
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fence"] = fence
+    env.filters["md_inline"] = md_inline
+    env.filters["points"] = lambda x: f"{x:.4g}"
+    return env
+
+
+def fence(text: str) -> str:
+    """``text`` as a Markdown code block that nothing inside can close."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}text\n{text}\n{ticks}"
+
+
+def md_inline(text: str) -> str:
+    """Escape Markdown's inline syntax in short text such as test names."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~])", r"\\\1", text.replace("\n", " "))
+
+
+def render_reports(result: SubmissionResult, folder: Path) -> tuple[Path, Path]:
+    """Write ``<id>.html`` and ``<id>.md`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    context = {"r": result, "failing": [t for t in result.tests if t.status == "failed"]}
+    paths = []
+    for template, suffix in (("feedback.html.j2", ".html"), ("feedback.md.j2", ".md")):
+        path = folder / f"{result.student_id}{suffix}"
+        path.write_text(environment().get_template(template).render(**context), encoding="utf-8")
+        paths.append(path)
+    return paths[0], paths[1]

@@ -1,0 +1,130 @@
+"""Starting the Jupyter kernel a submission runs in: the one place isolation plugs in.
+
+A :class:`Launcher` turns a per-submission :class:`RunDir` into a ``jupyter_client`` kernel manager.
+:class:`LocalLauncher` starts a plain local kernel (a student's laptop, ``--no-sandbox``);
+``grader.sandbox.bubblewrap`` provides launchers that wrap the same kernel command in OS isolation.
+
+Whatever the launcher, the kernel
+- talks over ZMQ's ``ipc`` transport (unix sockets in ``run.ipc``), which also crosses network namespaces;
+- starts in ``run.work``, the only folder it may write besides its private /tmp;
+- gets a scrubbed environment with one thread per numeric library (parallel kernels with torch's
+  default thread pools ran several times slower on a 2-core machine, see shared/research/sandbox.md);
+- sees each asset (e.g. the course model folder) at ``launcher.asset_path(name, host_path)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from jupyter_client.manager import AsyncKernelManager
+
+from grader.assignment.spec import Limits
+
+# Environment every kernel gets, sandboxed or not. Nothing from the grader's own environment leaks in.
+KERNEL_ENV = {
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "MPLBACKEND": "Agg",
+    "LLM_GRADER_GRADING": "1",  # grader.check() in a notebook is a no-op while the grader runs it
+}
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The folders of one submission's run: ``work`` (kernel cwd, notebook copy, call files) and ``ipc``."""
+
+    root: Path
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def ipc(self) -> Path:
+        return self.root / "ipc"
+
+    @property
+    def calls(self) -> Path:
+        """Where the per-call input/output folders go; created by the grader before the kernel starts,
+        so the kernel cannot put a symlink in its place."""
+        return self.work / "io"
+
+    def create(self) -> RunDir:
+        for folder in (self.work, self.ipc, self.calls):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.calls.chmod(0o755)
+        return self
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)  # rmtree does not follow symlinks planted inside
+
+
+class Launcher(Protocol):
+    """Makes kernel managers for submissions. ``isolated`` says whether student code is contained."""
+
+    name: str
+    isolated: bool
+
+    def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager: ...
+
+    def kernel_env(self, run: RunDir) -> dict[str, str]: ...
+
+    def asset_path(self, name: str, host_path: Path) -> str: ...
+
+    def after_kernel(self, run: RunDir, slot: int) -> None:
+        """Called when a submission's kernel is gone: make sure nothing it started survives."""
+
+
+def ipc_kernel_manager(run: RunDir, manager: type[AsyncKernelManager] = AsyncKernelManager, **kwargs):
+    """A ``manager`` for the venv's own ``python3`` kernel over ``ipc`` sockets in ``run.ipc``."""
+    return manager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(run.ipc / "k"),
+        connection_file=str(run.ipc / "kernel.json"),
+        **kwargs,
+    )
+
+
+class LocalLauncher:
+    """A plain local kernel: timeouts and a scrubbed environment, but **no isolation** from the machine."""
+
+    name = "local"
+    isolated = False
+
+    def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
+        return ipc_kernel_manager(run)
+
+    def kernel_env(self, run: RunDir) -> dict[str, str]:
+        env = dict(KERNEL_ENV)
+        env.update(
+            PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            HOME=str(run.work),
+            TMPDIR=str(run.work),
+            IPYTHONDIR=str(run.root / "ipython"),
+            MPLCONFIGDIR=str(run.root / "mpl"),
+        )
+        if os.name == "nt":  # Windows needs these to start Python at all
+            for key in ("SYSTEMROOT", "SYSTEMDRIVE", "PATHEXT", "COMSPEC"):
+                if key in os.environ:
+                    env[key] = os.environ[key]
+        return env
+
+    def asset_path(self, name: str, host_path: Path) -> str:
+        return str(host_path)
+
+    def after_kernel(self, run: RunDir, slot: int) -> None:
+        return None
