@@ -144,7 +144,7 @@ def _arg_code(spec) -> str:
 
 def nbgrader_tests(spec, plan) -> list[tuple[str, str, float, bool]]:
     """(grade_id, source, points, hidden) per case of the spec: the nbgrader version of each test."""
-    from grader.assignment.spec import CloseCompare, DistributionCompare
+    from grader.compare.rules import CloseCompare, DistributionCompare
 
     cells = []
     for q_spec, q_plan in zip(spec.questions, plan.questions, strict=True):

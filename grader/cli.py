@@ -130,7 +130,8 @@ def grade(
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
-    from grader.assignment.spec import asset_paths, load_assignment
+    from grader.assignment.assets import asset_paths
+    from grader.assignment.spec import load_assignment
 
     try:
         spec = load_assignment(assignment)
@@ -306,7 +307,8 @@ def validate(
 ):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
     nothing leaked. Exit 1 if any check fails."""
-    from grader.assignment.spec import asset_paths, load_assignment
+    from grader.assignment.assets import asset_paths
+    from grader.assignment.spec import load_assignment
     from grader.authoring.validate import validate as run_checks
 
     try:

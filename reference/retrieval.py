@@ -125,6 +125,22 @@ def rag_answer(
     return tokenizer.decode(out[0, ids.size(1) :], skip_special_tokens=True)
 
 
+def expected_contexts(question: str, documents: list[str], embed, k: int = 2, **_ignored) -> list[str]:
+    """The documents a correct RAG pipeline puts into its prompt, most similar first: the reference for
+    graded ``rag_answer`` cases (the grader's ``rag`` comparison checks the prompt against them).
+
+    embed(list[str]) -> (N, D); other keyword arguments of the case (model, tokenizer, ...) are ignored.
+    """
+    vectors = embed([question, *documents])  # (1 + N, D)
+    return [documents[i] for i in retrieve(vectors[0], vectors[1:], k)]
+
+
+def prompt_parts(question: str, contexts: list[str]) -> dict:
+    """What a built prompt must contain: the contexts, in order, then the question. The reference for graded
+    ``build_prompt`` cases, compared with the grader's ``prompt`` comparison (any wording passes)."""
+    return {"contexts": list(contexts), "question": question}
+
+
 def course_embedder(model=None, tokenizer=None):
     """An embed(list[str]) -> (N, D) function: the mean of the course model's last hidden states.
 

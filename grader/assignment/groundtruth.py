@@ -1,27 +1,23 @@
-"""Expected values: the reference implementation run on each case's inputs, on the host only.
+"""Expected values: the reference run on each case's inputs, on the host only, into a grading plan.
 
-The reference callable of a case is ``module:function`` (see :meth:`AssignmentSpec.reference_for`).
-Handles are resolved here to the host's own objects: the asset's model loaded with ``from_pretrained``
-from its local folder, a fresh seeded ``torch.Generator``. Computation follows the reference's device
-and determinism policy (:mod:`reference.device`); results come back to the CPU. With a cache folder,
-each case is computed once (:mod:`grader.assignment.gtcache`).
+Each case's inputs are built from the spec (:mod:`grader.assignment.inputs`), the reference is called on
+them (:mod:`grader.assignment.references`) under the reference's determinism policy
+(:mod:`reference.device`). With a cache folder, each case is computed once (:mod:`grader.assignment.gtcache`).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from functools import lru_cache
 from pathlib import Path
 
-import torch
-
+from grader.assignment.assets import asset_paths
 from grader.assignment.gtcache import GroundTruthCache
 from grader.assignment.inputs import materialize
 from grader.assignment.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
-from grader.assignment.spec import Assignment, Case, DistributionCompare, Question, asset_paths
+from grader.assignment.references import run_reference
+from grader.assignment.spec import Assignment, Case, Question
 from grader.boundary.wire import Handle
-from grader.errors import SpecError
+from grader.compare.rules import DistributionCompare
 
 log = logging.getLogger(__name__)
 
@@ -73,73 +69,3 @@ def _compute(assignment: Assignment, question: Question, case: Case, target: str
     if isinstance(case.compare, DistributionCompare):  # probabilities never depend on random numbers
         ref_args = {k: v for k, v in ref_args.items() if not (isinstance(v, Handle) and v.kind == "generator")}
     return args, run_reference(target, ref_args, assets, where)
-
-
-def run_reference(target: str, args: dict, assets: dict[str, Path], where: str):
-    """Call the reference ``module:function`` with ``args`` (handles resolved) and return a CPU value."""
-    function = _reference_callable(target, where)
-    from reference.device import device
-
-    dev = device()
-    resolved = {name: _resolve(value, assets, dev) for name, value in args.items()}
-    with torch.no_grad():
-        return _to_cpu(function(**resolved))
-
-
-def _reference_callable(target: str, where: str):
-    module_name, _, name = target.partition(":")
-    try:
-        function = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError(f"{where}: reference {target!r} not found: {exc}") from None
-    if not callable(function):
-        raise SpecError(f"{where}: reference {target!r} is not callable")
-    return function
-
-
-def resolve_handle(handle: Handle, assets: dict[str, Path]):
-    """The host's object for an input handle (model, tokenizer, generator, embedder), on the CPU."""
-    return _resolve(handle, assets, torch.device("cpu"))
-
-
-def _resolve(value, assets: dict[str, Path], dev: torch.device):
-    if isinstance(value, torch.Tensor):
-        return value.to(dev)
-    if not isinstance(value, Handle):
-        return value
-    if value.kind == "generator":
-        return torch.Generator(dev).manual_seed(int(value.value))
-    if value.kind == "tokenizer":
-        return _load_tokenizer(str(assets[value.value]))
-    if value.kind == "embedder":
-        from grader.boundary.kernel_side import LookupEmbedder  # the same lookup the kernel gets
-
-        return LookupEmbedder(value.value["texts"], value.value["vectors"])
-    return _load_model(str(assets[value.value]), str(dev))
-
-
-@lru_cache(maxsize=4)
-def _load_tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path)
-
-
-@lru_cache(maxsize=4)
-def _load_model(path: str, dev: str):
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()  # the reference decodes without attention masks on purpose (one sequence)
-
-    return AutoModelForCausalLM.from_pretrained(path).to(dev).eval()
-
-
-def _to_cpu(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_cpu(v) for k, v in value.items()}
-    return value

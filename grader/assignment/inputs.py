@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from grader.assignment.references import load_model, load_tokenizer, run_reference
 from grader.boundary.wire import Handle
 from grader.errors import SpecError
 
@@ -125,8 +126,6 @@ def _file(spec: dict, folder: Path, assets) -> torch.Tensor:
 
 
 def _call(spec: dict, folder: Path, assets) -> object:
-    from grader.assignment.groundtruth import run_reference
-
     args = materialize(spec.get("args", {}), folder, assets, f"call {spec['call']}")
     return run_reference(spec["call"], args, assets, f"input from {spec['call']}")
 
@@ -138,18 +137,13 @@ def _asset(assets: dict[str, Path], name: str) -> Path:
 
 
 def _encode(spec: dict, folder, assets) -> torch.Tensor:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(_asset(assets, spec["tokenizer"])))
+    tokenizer = load_tokenizer(str(_asset(assets, spec["tokenizer"])))
     return torch.tensor([tokenizer.encode(spec["encode"])], dtype=torch.int64)
 
 
 def _embedder(spec: dict, assets: dict[str, Path], siblings: dict) -> Handle:
     """A lookup-table embedder over the texts of the arguments named in ``texts``, embedded on the host by
     the reference embedder of the asset. In the kernel, embedding any other text is an error."""
-    from transformers import AutoTokenizer
-
-    from grader.assignment.groundtruth import _load_model
     from reference.retrieval import course_embedder
 
     texts: list[str] = []
@@ -159,14 +153,12 @@ def _embedder(spec: dict, assets: dict[str, Path], siblings: dict) -> Handle:
             if text not in texts:
                 texts.append(text)
     path = _asset(assets, spec["embedder"])
-    embed = course_embedder(_load_model(str(path), "cpu"), AutoTokenizer.from_pretrained(str(path)))
+    embed = course_embedder(load_model(str(path), "cpu"), load_tokenizer(str(path)))
     return Handle("embedder", {"texts": texts, "vectors": embed(texts).detach().cpu()})
 
 
 def _token_id(spec: dict, folder, assets) -> int:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(_asset(assets, spec["tokenizer"])))
+    tokenizer = load_tokenizer(str(_asset(assets, spec["tokenizer"])))
     ids = tokenizer.encode(spec["token_id"])
     if len(ids) != 1:
         raise SpecError(f"{spec['token_id']!r} is {len(ids)} tokens, not one")

@@ -19,11 +19,12 @@ Errors name the file, the field and what was expected (see :func:`load_assignmen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from grader.compare.rules import CloseCompare, Compare
 from grader.errors import SpecError
 
 SPEC_FILE = "assignment.toml"
@@ -46,59 +47,6 @@ class Limits(_Strict):
     open_files: int = Field(512, ge=64, description="Open file descriptors per process.")
     output_bytes: int = Field(1_000_000, ge=1000, description="Notebook output kept per submission; the rest is cut.")
     return_bytes: int = Field(64_000_000, ge=1000, description="Largest value a graded function may return.")
-
-
-class ExactCompare(_Strict):
-    """Equal values: same type, same shape and dtype for tensors, same elements."""
-
-    kind: Literal["exact"] = "exact"
-
-
-class CloseCompare(_Strict):
-    """Tensors (or floats) equal within ``|actual - expected| <= atol + rtol * |expected|``; infinities must match."""
-
-    kind: Literal["close"] = "close"
-    rtol: float = Field(1e-5, ge=0)
-    atol: float = Field(1e-6, ge=0)
-    check_dtype: bool = Field(True, description="Require the reference's dtype.")
-
-
-class DistributionCompare(_Strict):
-    """For samplers: call the function ``draws`` times and test the draws against the reference probabilities.
-
-    The reference returns probabilities ``(B, V)``; the student's function returns ids ``(B,)`` per call.
-    A draw of a zero-probability token fails at once; otherwise a chi-square goodness-of-fit test per row
-    at significance ``alpha`` (so a correct sampler fails a case with probability at most ``alpha``).
-    The reference gets the case's arguments without its ``generator`` (probabilities need no randomness).
-    """
-
-    kind: Literal["distribution"] = "distribution"
-    draws: int = Field(2000, ge=100, le=1_000_000)
-    alpha: float = Field(1e-6, gt=0, lt=0.01)
-
-
-class RagCompare(_Strict):
-    """For a RAG pipeline: graded on what it did, not on its wording (see :mod:`grader.compare.rag`).
-
-    The case's arguments give the question, documents, a recording ``tokenizer`` and a lookup ``embed``;
-    the reference returns the retrieved documents in order. The prompt the student tokenized must hold
-    those documents, in order, before the question, and no other document; the answer must be the greedy
-    continuation of that prompt.
-    """
-
-    kind: Literal["rag"] = "rag"
-
-
-class PromptCompare(_Strict):
-    """For a prompt builder: the returned string must hold every context, in order, before the question.
-    Wording, separators and instructions are free. The reference is ``grader.compare.rag:prompt_parts``."""
-
-    kind: Literal["prompt"] = "prompt"
-
-
-Compare = Annotated[
-    ExactCompare | CloseCompare | DistributionCompare | RagCompare | PromptCompare, Field(discriminator="kind")
-]
 
 
 class Case(_Strict):
@@ -177,20 +125,6 @@ class Assignment(BaseModel):
     @property
     def notebook_path(self) -> Path:
         return self.folder / self.spec.notebook
-
-
-def asset_paths(assignment: Assignment) -> dict[str, Path]:
-    """Host folders of the assignment's assets (the course model is built on first use). Imports no torch
-    unless the model must be built: ``grader grade`` starts its zygote with these before its own imports."""
-    return {name: _asset_path(assignment.folder, asset) for name, asset in assignment.spec.assets.items()}
-
-
-def _asset_path(folder: Path, asset: Asset) -> Path:
-    if asset.kind == "course-lm":
-        from reference.models import course_lm_path
-
-        return course_lm_path()
-    return (folder / (asset.path or "")).resolve()
 
 
 def load_assignment(folder: str | Path) -> Assignment:

@@ -4,8 +4,8 @@ The student's ``rag_answer(question, documents, embed, model, tokenizer, k, max_
 kernel with a lookup ``embed`` (it knows exactly the question and the documents) and a tokenizer that
 records every text it tokenizes. On the host:
 
-1. :func:`expected_contexts` (the case's reference) retrieves the top-k documents with the reference's
-   cosine retrieval on the same embeddings;
+1. the case's reference, ``reference.retrieval:expected_contexts``, retrieves the top-k documents with the
+   reference's cosine retrieval on the same embeddings;
 2. :func:`judge` finds the student's prompt (the last tokenized text that contains the question) and
    checks that it holds every retrieved document, in retrieval order, before the question, and no other
    document (a pipeline that skips retrieval puts all or none of them there);
@@ -17,35 +17,25 @@ from __future__ import annotations
 
 import torch
 
-from grader.compare import PASS, Verdict
+from grader.compare.rules import PromptCompare, RagCompare
+from grader.compare.verdict import PASS, CallContext, Verdict
 
 
-def expected_contexts(question: str, documents: list[str], embed, k: int = 2, **_ignored) -> list[str]:
-    """The documents a correct pipeline puts into its prompt, most similar first (reference retrieval)."""
-    from reference.retrieval import retrieve
-
-    vectors = embed([question, *documents])  # (1 + N, D)
-    return [documents[i] for i in retrieve(vectors[0], vectors[1:], k)]
-
-
-def prompt_parts(question: str, contexts: list[str]) -> dict:
-    """What a built prompt must contain: the contexts, in order, then the question (the reference for
-    ``build_prompt`` cases, compared with ``kind = "prompt"``)."""
-    return {"contexts": list(contexts), "question": question}
-
-
-def judge_prompt(parts: dict, prompt) -> Verdict:
+def judge_prompt(rule: PromptCompare, parts: dict, prompt, context: CallContext) -> Verdict:
+    """``parts`` from ``reference.retrieval:prompt_parts``: the contexts, in order, then the question."""
     if not isinstance(prompt, str):
         return Verdict(False, f"build_prompt should return a str, got {type(prompt).__name__}")
     return _prompt_structure(prompt, parts["question"], parts["contexts"], [])
 
 
-def judge(contexts: list[str], answer, observed: dict | None, args: dict, resolve) -> Verdict:
-    """``resolve(handle)`` gives the host's model and tokenizer for the case's handles."""
+def judge(rule: RagCompare, contexts: list[str], answer, context: CallContext) -> Verdict:
+    """``contexts``: the documents retrieval must put into the prompt, in order. ``context.resolve(handle)``
+    gives the host's model and tokenizer for the case's handles."""
     if not isinstance(answer, str):
         return Verdict(False, f"rag_answer should return a str, got {type(answer).__name__}")
+    args, resolve = context.args, context.resolve
     question, documents = args["question"], args["documents"]
-    prompts = [t for t in (observed or {}).get("tokenized", []) if question in t]
+    prompts = [t for t in (context.observed or {}).get("tokenized", []) if question in t]
     if not prompts:
         return Verdict(False, "no prompt containing the question was tokenized with the `tokenizer` argument")
     verdict = _prompt_structure(prompts[-1], question, contexts, [d for d in documents if d not in contexts])

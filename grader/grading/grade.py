@@ -8,50 +8,22 @@ The result's ``timings`` say where the time went (:data:`grader.grading.results.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from grader.assignment.plan import CasePlan, GradingPlan, QuestionPlan
+from grader.assignment.references import resolve_handle
 from grader.boundary import harness
 from grader.compare import compare
 from grader.errors import KernelStartError
-from grader.grading.execute import PROBE_TIMEOUT_S, KernelSession, run_notebook, submission_deadline
+from grader.grading.calls import Call, KernelCaller
+from grader.grading.execute import KernelSession, run_notebook, submission_deadline
+from grader.grading.notebook import NotebookUnreadable, read_notebook
 from grader.grading.results import FAILURE_KINDS, PHASES, CellSummary, QuestionResult, SubmissionResult, TestResult
 from grader.sandbox.launcher import Launcher, RunDir
 
 HIDDEN_NOTE = "hidden test: its inputs and expected values are not shown"
-
-
-class NotebookUnreadable(ValueError):
-    """The submission is not a notebook the grader can run; the message says why."""
-
-
-def read_notebook(path: Path, max_bytes: int = 200_000_000):
-    """Parse and validate a submitted notebook (nbformat 4); raise :class:`NotebookUnreadable`."""
-    if path.suffix != ".ipynb":
-        raise NotebookUnreadable(f"{path.name}: not a notebook (expected a .ipynb file)")
-    size = path.stat().st_size
-    if size == 0:
-        raise NotebookUnreadable(f"{path.name}: the file is empty (not a readable notebook)")
-    if size > max_bytes:
-        raise NotebookUnreadable(f"{path.name}: {size} bytes, more than {max_bytes}")
-    try:
-        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-    except Exception as exc:  # nbformat raises JSON, unicode and its own reader errors
-        raise NotebookUnreadable(f"{path.name}: not a readable notebook ({type(exc).__name__}: {exc})"[:500]) from None
-    if "nbformat" not in nb:
-        raise NotebookUnreadable(f"{path.name}: JSON, but not a notebook (it has no 'nbformat' field)")
-    if nb.get("nbformat") != 4:
-        raise NotebookUnreadable(f"{path.name}: nbformat {nb.get('nbformat')} is not supported; save it as version 4")
-    if not isinstance(nb.get("cells"), list):
-        raise NotebookUnreadable(f"{path.name}: has no list of cells")
-    return nb
 
 
 async def grade_submission(
@@ -108,106 +80,12 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
                 )
                 result.questions = all_failed(plan, "not_run", message)
             else:
-                caller = _KernelCaller(session, run, deadline)
+                caller = KernelCaller(session, run, deadline)
                 result.questions = await grade_questions(plan.questions, caller, plan.assets, timings)
             result.notes = session.log.notes
     finally:
         timings.update(session.timings)  # kernel_start, kernel_stop
         result.timings = timings
-
-
-@dataclass(frozen=True)
-class Call:
-    """One call of a graded function: ``repeat`` > 1 for the draws of a distribution case."""
-
-    function: str
-    kwargs: dict
-    repeat: int = 1
-
-
-class _KernelCaller:
-    """Makes a submission's calls in its kernel through the harness, all in one request (see
-    :mod:`grader.boundary.kernel_side`): each call's inputs and result are a folder of files. A watchdog gives each
-    call its own time limit, counted from the previous call's result file: past it the kernel is interrupted
-    (the harness goes on with the next call); a call that ignores the interrupt gets the kernel restarted, and
-    a new request makes the calls that are left."""
-
-    POLL_S = 0.05  # how often the watchdog looks for result files while the request runs
-
-    def __init__(self, session: KernelSession, run: RunDir, deadline: float):
-        self.session, self.run, self.deadline = session, run, deadline
-
-    async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
-        folders = []
-        for i, call in enumerate(calls, 1):
-            folders.append(f"{self.run.calls.name}/call-{i}")
-            harness.write_inputs(self.run.work / folders[-1], call.kwargs)
-        outcomes: list[harness.CallOutcome | None] = [None] * len(calls)
-        start = 0
-        while start < len(calls) and self.deadline - time.monotonic() > 1:
-            if not self.session.usable:
-                outcomes[start:] = [harness.CallOutcome("dead", message=self.session.unusable_reason)] * (
-                    len(calls) - start
-                )
-                break
-            start = await self._request(calls, folders, outcomes, start)
-        limit_reached = harness.CallOutcome("timeout", message="the submission's time limit was reached")
-        return [outcome or limit_reached for outcome in outcomes]
-
-    async def _request(self, calls, folders, outcomes, start: int) -> int:
-        """Make calls ``start:`` in one request; fill in their outcomes; return the first call still to make."""
-        pending = range(start, len(calls))
-        source = harness.calls_source([(calls[i].function, folders[i], calls[i].repeat) for i in pending])
-        request = asyncio.ensure_future(self.session.run(source, -1, self.deadline - time.monotonic(), replay=False))
-        results = [self.run.work / folders[i] for i in pending]
-        timed_out, killed = await self._watch(request, results)
-        record = await request
-        limit = self.session.limits.call_timeout_s
-        for offset, folder in enumerate(results):
-            i = start + offset
-            if offset in timed_out:
-                outcomes[i] = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
-                if killed and offset == max(timed_out):
-                    return i + 1  # the kernel was restarted without the calls after this one
-            elif os.path.lexists(folder / "out.json"):
-                outcome = harness.read_outcome(folder, self.session.limits.return_bytes)
-                if outcome.status == "interrupted":  # the watchdog's interrupt landed in the next call
-                    outcome = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
-                outcomes[i] = outcome
-            else:  # the request ended here: the kernel died, the deadline, or the harness itself broke
-                if record.status == "dead":
-                    outcomes[i] = harness.CallOutcome("dead", message=record.message)
-                elif record.status == "timeout":
-                    return len(calls)  # the submission's deadline: the rest get the time-limit outcome
-                elif offset - 1 in timed_out:
-                    return i  # the interrupt landed between two calls and ended the request: make the rest anew
-                else:
-                    outcomes[i] = harness.read_outcome(folder, self.session.limits.return_bytes)
-                return i + 1
-        return len(calls)
-
-    async def _watch(self, request: asyncio.Future, results: list[Path]) -> tuple[set[int], bool]:
-        """Wait for ``request``, interrupting a call that outlives its limit (then killing the kernel if the
-        call ignores the interrupt for PROBE_TIMEOUT_S). Returns the offsets of the calls stopped, and
-        whether the kernel was killed (for the last of them)."""
-        limit = self.session.limits.call_timeout_s
-        done_calls, since, timed_out, killed = 0, time.monotonic(), set(), False
-        while not request.done():
-            await asyncio.wait({request}, timeout=self.POLL_S)
-            while done_calls < len(results) and os.path.lexists(results[done_calls] / "out.json"):
-                done_calls, since = done_calls + 1, time.monotonic()
-            if request.done() or done_calls == len(results):
-                continue
-            waited = time.monotonic() - since
-            if done_calls not in timed_out and waited > limit:
-                timed_out.add(done_calls)
-                since = time.monotonic()
-                await self.session.interrupt()
-            elif done_calls in timed_out and waited > PROBE_TIMEOUT_S:
-                killed = True
-                await self.session.kill()  # the request ends as "dead"; the session restarts the kernel
-                await asyncio.wait({request})
-        return timed_out, killed
 
 
 async def grade_questions(
@@ -221,12 +99,10 @@ async def grade_questions(
     With ``timings``, the calls' and the comparisons' seconds are added to ``calls`` and ``compare``."""
 
     def resolve(handle):
-        from grader.assignment.groundtruth import resolve_handle
-
         return resolve_handle(handle, assets or {})
 
     timings = timings if timings is not None else {}
-    calls = [Call(q.function, case.args, getattr(case.compare, "draws", 1)) for q in questions for case in q.cases]
+    calls = [Call(q.function, case.args, case.compare.repeat) for q in questions for case in q.cases]
     started = time.perf_counter()
     outcomes = iter(await caller(calls))
     timings["calls"] = timings.get("calls", 0.0) + time.perf_counter() - started

@@ -15,7 +15,8 @@ from pathlib import Path
 from grader.assignment.plan import BUNDLE_JSON, GradingPlan, load_bundle
 from grader.boundary import harness
 from grader.errors import ReleaseError
-from grader.grading.grade import Call, grade_questions, grade_submission
+from grader.grading.calls import Call
+from grader.grading.grade import grade_questions, grade_submission
 from grader.grading.report import render_reports
 from grader.grading.results import SubmissionResult
 from grader.sandbox.launcher import Launcher, LocalLauncher

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from grader.assignment.spec import CloseCompare, DistributionCompare, ExactCompare
-from grader.compare import compare, distribution
+from grader.compare import compare
+from grader.compare.distribution import distribution
+from grader.compare.rules import CloseCompare, DistributionCompare, ExactCompare
 
 EXACT, CLOSE = ExactCompare(), CloseCompare(rtol=1e-5, atol=1e-6)
 

@@ -17,9 +17,10 @@ import torch
 from safetensors.torch import save_file
 
 from grader.assignment import gtcache
+from grader.assignment.assets import asset_paths
 from grader.assignment.groundtruth import build_plan
 from grader.assignment.gtcache import FORMAT, GroundTruthCache, cache_folder
-from grader.assignment.spec import asset_paths, load_assignment
+from grader.assignment.spec import load_assignment
 from grader.boundary.wire import Handle
 from reference.models import course_lm_path
 from tests.grader.conftest import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook

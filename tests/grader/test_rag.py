@@ -20,7 +20,7 @@ kind = "course-lm"
 [[questions]]
 function = "rag_answer"
 points = 1
-reference = "grader.compare.rag:expected_contexts"
+reference = "reference.retrieval:expected_contexts"
   [[questions.cases]]
   name = "the retrieved paragraph reaches the prompt"
   compare = { kind = "rag" }
@@ -132,9 +132,9 @@ def test_embedding_a_reworded_question_is_reported(rag_plan, tmp_path):
     ],
 )
 def test_prompt_structure_not_wording(prompt, passes):
-    from grader.assignment.spec import PromptCompare
     from grader.compare import compare
-    from grader.compare.rag import prompt_parts
+    from grader.compare.rules import PromptCompare
+    from reference.retrieval import prompt_parts
 
     verdict = compare(PromptCompare(), prompt_parts("Why?", ["A first.", "B second."]), prompt)
     assert verdict.passed is passes, verdict.message

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment.spec import CloseCompare, DistributionCompare, load_assignment
+from grader.assignment.spec import load_assignment
+from grader.compare.rules import CloseCompare, DistributionCompare
 from grader.errors import SpecError
 
 REPO = Path(__file__).resolve().parents[2]
