@@ -140,7 +140,7 @@ def check_server_env(folder: Path) -> dict[str, str]:
 
 def stop_check_server(env: dict[str, str]) -> None:
     """Stop the check server of ``env`` (if one runs) and wait until it is gone."""
-    stop = "from grader import check_client\ntry:\n    check_client.stop()\nexcept Exception:\n    pass"
+    stop = "from grader.selfcheck import client\ntry:\n    client.stop()\nexcept Exception:\n    pass"
     subprocess.run([str(OUR_PY), "-c", stop], env=env, cwd=REPO, capture_output=True)
 
 

@@ -8,24 +8,31 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from grader.errors import GraderError
 
-# No Hugging Face hub at run time: a model name that is not a local folder fails at once instead of
-# retrying DNS for a minute. Progress bars would only clutter the batch log.
-for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
-    os.environ.setdefault(_key, "1")
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Autograder for the 'Engineering for LLMs' course.")
 console = Console(highlight=False)
+OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS")
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+@app.callback()
+def _offline() -> None:
+    """No Hugging Face hub at run time: a model name that is not a local folder fails at once instead of
+    retrying DNS for a minute. Progress bars would only clutter the batch log. Set when a command runs (not
+    when this module is imported), before anything imports transformers."""
+    for key in OFFLINE:
+        os.environ.setdefault(key, "1")
+
+
+def _fail(exc: Exception) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -74,9 +81,9 @@ def check(
         result, plan, report = check_notebook(notebook, plan, launcher)
     except GraderError as exc:
         _fail(exc)
-    _print_result(result)
     hidden = sum(q.hidden_cases for q in plan.questions)
-    console.print(f"{hidden} hidden test(s) are not run here; they will be run at grading.")
+    rows = [(t.name, t.status, t.output) for t in result.tests]
+    _print_check(result.assignment, result.score, result.max_score, rows, hidden)
     console.print(f"report: {report}")
 
 
@@ -84,19 +91,24 @@ def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool) ->
     """The check, done by the warm per-user server (grader/selfcheck/server.py, started if needed); None to
     check in this process instead: the server is disabled, cannot start or did not answer. Only a server
     folder open to other users is worth a note: the user should fix it."""
-    from grader.selfcheck import client as check_client
+    from grader.selfcheck import client, protocol
 
-    if check_client.disabled():
+    if protocol.disabled():
         return None
     try:
-        return check_client.request_check(notebook, tests, no_fast_start)
-    except check_client.FolderRefused as exc:
-        from rich.markup import escape
-
+        return client.request_check(notebook, tests, no_fast_start)
+    except protocol.FolderRefused as exc:
         console.print(f"[yellow]note:[/yellow] not using the check server: {escape(str(exc))}", soft_wrap=True)
-    except check_client.ServerUnavailable:
+    except protocol.ServerUnavailable:
         pass
     return None
+
+
+def _print_check(assignment: str, score: float, max_score: float, rows: list, hidden: int) -> None:
+    from grader.selfcheck.table import HIDDEN_AT_GRADING, print_results
+
+    title = f"{assignment}: {score:.4g} / {max_score:.4g}"
+    print_results(console, title, rows, HIDDEN_AT_GRADING.format(count=hidden))
 
 
 def _show_check_reply(reply: dict) -> None:
@@ -107,8 +119,7 @@ def _show_check_reply(reply: dict) -> None:
         _fail(GraderError(reply["grader_error"]))
     result = reply["result"]
     rows = [(t["name"], t["status"], t["output"]) for t in result["tests"]]
-    _print_table(result["assignment"], reply["score"], reply["max_score"], rows)
-    console.print(f"{reply['hidden']} hidden test(s) are not run here; they will be run at grading.")
+    _print_check(result["assignment"], reply["score"], reply["max_score"], rows, reply["hidden"])
     console.print(f"report: {reply['report']}")
 
 
@@ -172,12 +183,11 @@ def grade(
 
 
 def _start_launcher(assets: dict[str, Path], notebook: Path | None, no_sandbox: bool, no_fast_start: bool):
-    """Begin choosing the launcher (:func:`grader.sandbox.isolation.start_launcher`); call the result when needed."""
-    from grader.sandbox.isolation import preload_for, start_launcher
+    """Begin choosing the launcher (:func:`grader.sandbox.isolation.start_launcher_for`); call the result when
+    needed."""
+    from grader.sandbox.isolation import start_launcher_for
 
-    return start_launcher(
-        assets, require_sandbox=not no_sandbox, fast_start=not no_fast_start, preload=preload_for(assets, notebook)
-    )
+    return start_launcher_for(assets, notebook, require_sandbox=not no_sandbox, fast_start=not no_fast_start)
 
 
 def _print_summary(summary, out: Path) -> None:
@@ -338,21 +348,6 @@ def doctor():
         table.add_column(column, overflow="fold")
     for row in report():
         table.add_row(*row)
-    console.print(table)
-
-
-def _print_result(result) -> None:
-    _print_table(
-        result.assignment, result.score, result.max_score, [(t.name, t.status, t.output) for t in result.tests]
-    )
-
-
-def _print_table(assignment: str, score: float, max_score: float, rows: list[tuple[str, str, str]]) -> None:
-    table = Table(title=f"{assignment}: {score:.4g} / {max_score:.4g}")
-    for column in ("test", "result", "details"):
-        table.add_column(column, overflow="fold")
-    for name, status, output in rows:
-        table.add_row(name, "[green]pass[/green]" if status == "passed" else "[red]FAIL[/red]", output[:300])
     console.print(table)
 
 

@@ -4,8 +4,9 @@ Final grading builds the plan from the assignment (:func:`grader.assignment.grou
 self-check loads the public part from a release's test bundle (:func:`load_bundle`). Both then go
 through the same engine, so a check and a grade never disagree on a public case.
 
-A bundle is two files: ``public.json`` (the plan, with every value in :mod:`grader.boundary.wire` encoding)
-and ``public.safetensors`` (its tensors). No pickle, no code.
+A bundle is two files (:mod:`grader.assignment.bundle`): ``public.json`` (the plan, with every value in
+:mod:`grader.boundary.wire` encoding, and the asset names as plain JSON) and ``public.safetensors`` (its
+tensors). No pickle, no code.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from grader.assignment.bundle import BUNDLE_JSON, BUNDLE_TENSORS
 from grader.assignment.spec import Compare, Limits
 from grader.boundary import wire
 from grader.errors import ReleaseError
 
-BUNDLE_JSON = "public.json"
-BUNDLE_TENSORS = "public.safetensors"
 _COMPARE = TypeAdapter(Compare)
 
 
@@ -120,7 +120,7 @@ def save_bundle(plan: GradingPlan, folder: Path) -> None:
             for q in plan.questions
         ],
     }
-    json_bytes, tensor_bytes = wire.dumps(body)
+    json_bytes, tensor_bytes = wire.dumps(body, plain={"assets": sorted(plan.assets)})
     folder.mkdir(parents=True, exist_ok=True)
     (folder / BUNDLE_JSON).write_bytes(json_bytes)
     (folder / BUNDLE_TENSORS).write_bytes(tensor_bytes)

@@ -102,10 +102,11 @@ def _add(tensors: dict, t: torch.Tensor) -> str:
     return name
 
 
-def dumps(value, max_bytes: int | None = None) -> tuple[bytes, bytes]:
-    """Encode ``value`` to ``(json_bytes, safetensors_bytes)``."""
+def dumps(value, max_bytes: int | None = None, plain: dict | None = None) -> tuple[bytes, bytes]:
+    """Encode ``value`` to ``(json_bytes, safetensors_bytes)``. ``plain`` fields (JSON values) are stored beside
+    ``"value"`` as they are, for readers that must not decode it; :func:`loads` ignores them."""
     tree, tensors = encode(value, max_bytes)
-    return json.dumps(tree, allow_nan=False).encode(), _st_save(tensors)
+    return json.dumps({**(plain or {}), **tree}, allow_nan=False).encode(), _st_save(tensors)
 
 
 def loads(json_bytes: bytes, tensor_bytes: bytes | None):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.boundary import harness
-from grader.grading.execute import PROBE_TIMEOUT_S, KernelSession
+from grader.common.settings import TIMEOUTS
+from grader.grading.execute import KernelSession
 from grader.sandbox.launcher import RunDir
 
 
@@ -33,8 +34,6 @@ class KernelCaller:
     call its own time limit, counted from the previous call's result file: past it the kernel is interrupted
     (the harness goes on with the next call); a call that ignores the interrupt gets the kernel restarted, and
     a new request makes the calls that are left."""
-
-    POLL_S = 0.05  # how often the watchdog looks for result files while the request runs
 
     def __init__(self, session: KernelSession, run: RunDir, deadline: float):
         self.session, self.run, self.deadline = session, run, deadline
@@ -90,12 +89,12 @@ class KernelCaller:
 
     async def _watch(self, request: asyncio.Future, results: list[Path]) -> tuple[set[int], bool]:
         """Wait for ``request``, interrupting a call that outlives its limit (then killing the kernel if the
-        call ignores the interrupt for PROBE_TIMEOUT_S). Returns the offsets of the calls stopped, and
+        call ignores the interrupt for ``TIMEOUTS.interrupt_grace_s``). Returns the offsets of the calls stopped, and
         whether the kernel was killed (for the last of them)."""
         limit = self.session.limits.call_timeout_s
         done_calls, since, timed_out, killed = 0, time.monotonic(), set(), False
         while not request.done():
-            await asyncio.wait({request}, timeout=self.POLL_S)
+            await asyncio.wait({request}, timeout=TIMEOUTS.call_poll_s)
             while done_calls < len(results) and os.path.lexists(results[done_calls] / "out.json"):
                 done_calls, since = done_calls + 1, time.monotonic()
             if request.done() or done_calls == len(results):
@@ -105,7 +104,7 @@ class KernelCaller:
                 timed_out.add(done_calls)
                 since = time.monotonic()
                 await self.session.interrupt()
-            elif done_calls in timed_out and waited > PROBE_TIMEOUT_S:
+            elif done_calls in timed_out and waited > TIMEOUTS.interrupt_grace_s:
                 killed = True
                 await self.session.kill()  # the request ends as "dead"; the session restarts the kernel
                 await asyncio.wait({request})

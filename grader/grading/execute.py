@@ -10,7 +10,6 @@ Nothing the kernel sends is trusted for grading: cell statuses only go into the 
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import subprocess
 import time
@@ -23,13 +22,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.assignment.spec import Limits
+from grader.common.settings import TIMEOUTS
+from grader.compat.jupyter_client import note_kernel_info
+from grader.compat.nbclient import cancel_orphaned_polls
 from grader.errors import KernelStartError
 from grader.sandbox.launcher import Launcher, RunDir
 
-PROBE_TIMEOUT_S = 5.0
-MAX_RESTARTS = 3
-STARTUP_TIMEOUT_S = 60
-RECONNECT_MS = 10  # how often the client retries connecting to a kernel that is not listening yet
+MAX_RESTARTS = 3  # kernel restarts per submission (each replays the completed cells)
 
 
 @dataclass
@@ -105,8 +104,8 @@ class KernelSession:
             allow_errors=True,
             interrupt_on_timeout=False,
             shutdown_kernel="immediate",
-            startup_timeout=STARTUP_TIMEOUT_S,
-            iopub_timeout=2,
+            startup_timeout=TIMEOUTS.kernel_start_s,
+            iopub_timeout=TIMEOUTS.iopub_after_reply_s,
             on_cell_executed=self._on_executed,
         )
         client.output_budget = budget
@@ -121,9 +120,9 @@ class KernelSession:
             client.kc = km.client()
             # subtle: the client connects before the new kernel has bound its ports; ZMQ then retries after
             # RECONNECT_IVL, 100 ms by default, which was most of a forked kernel's start (175 ms -> 35 ms).
-            client.kc.context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+            client.kc.context.setsockopt(zmq.RECONNECT_IVL, TIMEOUTS.kernel_reconnect_ms)
             client.kc.start_channels()
-            await wait_until_ready(client.kc, STARTUP_TIMEOUT_S)
+            await wait_until_ready(client.kc, TIMEOUTS.kernel_start_s)
         except Exception as exc:
             await _kill(km)
             self.launcher.after_kernel(self.run_dir, self.slot)
@@ -183,7 +182,7 @@ class KernelSession:
         try:
             await self.client.async_execute_cell(cell, 0, store_history=False)
         except CellTimeoutError:
-            _cancel_orphaned_polls(self.client)
+            cancel_orphaned_polls(self.client)
             return CellRecord(index, "timeout", f"did not finish within {timeout:g} s", time.monotonic() - started)
         except DeadKernelError:
             return CellRecord(index, "dead", self._death_reason(), time.monotonic() - started)
@@ -191,8 +190,7 @@ class KernelSession:
         return CellRecord(index, status, self._reply_message if status == "error" else "", time.monotonic() - started)
 
     def _death_reason(self) -> str:
-        oom_killed = getattr(self.launcher, "oom_killed", None)
-        if oom_killed is not None and oom_killed(self.slot):
+        if self.launcher.oom_killed(self.slot):
             return f"the kernel ran out of memory (limit {self.limits.memory_mb} MB) and was killed"
         return "the kernel died (a crash, os._exit or a resource limit)"
 
@@ -202,7 +200,7 @@ class KernelSession:
         if record.status == "timeout":
             try:
                 await self.client.km.interrupt_kernel()
-                probe = await self._execute("pass", -1, PROBE_TIMEOUT_S)
+                probe = await self._execute("pass", -1, TIMEOUTS.interrupt_grace_s)
                 if probe.status == "ok":
                     self.log.notes.append(f"cell {record.index}: interrupted after the time limit")
                     return True
@@ -251,16 +249,16 @@ async def wait_until_ready(kc, timeout: float) -> None:
     while True:
         kc.kernel_info()
         try:
-            reply = await kc.shell_channel.get_msg(timeout=1)
+            reply = await kc.shell_channel.get_msg(timeout=TIMEOUTS.kernel_info_poll_s)
         except queue.Empty:
             reply = None
         if reply is not None and reply["msg_type"] == "kernel_info_reply":
             try:
-                await kc.iopub_channel.get_msg(timeout=0.2)
+                await kc.iopub_channel.get_msg(timeout=TIMEOUTS.iopub_connect_s)
             except queue.Empty:
                 pass  # iopub not connected yet: ask again
             else:
-                kc._handle_kernel_info_reply(reply)
+                note_kernel_info(kc, reply)
                 return
         if not await kc.is_alive():
             raise RuntimeError("the kernel died before replying to kernel_info")
@@ -280,19 +278,6 @@ def _code_cell(source: str) -> nbformat.NotebookNode:
             "outputs": [],
         }
     )
-
-
-def _cancel_orphaned_polls(client: NotebookClient) -> None:
-    """Cancel the iopub reader nbclient leaves running after a cell timeout.
-
-    subtle: nbclient does not cancel its output-polling task on ``CellTimeoutError`` (it is a
-    ``CellControlSignal``), so that task keeps reading iopub and swallows the next cells' messages:
-    each later cell then waits out ``iopub_timeout`` and loses its output.
-    """
-    for task in asyncio.all_tasks():
-        frame = getattr(task.get_coro(), "cr_frame", None)
-        if frame is not None and frame.f_locals.get("self") is client and not task.done():
-            task.cancel()
 
 
 async def _kill(km) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from grader.assignment.plan import CasePlan, GradingPlan, QuestionPlan
 from grader.assignment.references import resolve_handle
 from grader.boundary import harness
+from grader.common.settings import TIMEOUTS
 from grader.compare import compare
 from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
@@ -72,7 +73,8 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
             result.cells = [CellSummary(index=r.index, status=r.status, message=r.message) for r in records]
             assets = {name: launcher.asset_path(name, path) for name, path in plan.assets.items()}
             lap = time.perf_counter()
-            install = await session.run(harness.install_source(assets, plan.limits.return_bytes), -1, 60)
+            install_source = harness.install_source(assets, plan.limits.return_bytes)
+            install = await session.run(install_source, -1, TIMEOUTS.harness_install_s)
             timings["harness_install"] = time.perf_counter() - lap
             if install.status != "ok":
                 message = (

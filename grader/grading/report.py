@@ -1,4 +1,5 @@
-"""Feedback reports rendered from ``templates/*.j2`` (HTML with autoescape; Markdown with fenced student text).
+"""Feedback reports rendered from the Jinja templates of :mod:`grader.templates` (HTML with autoescape; Markdown
+with fenced student text).
 
 Everything that can carry student-controlled text (error messages, cell messages) is escaped: HTML by
 Jinja's autoescape, Markdown by putting it in a code fence longer than any backtick run inside it.
@@ -12,15 +13,14 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from grader import templates
 from grader.grading.results import SubmissionResult
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=FileSystemLoader(str(templates.FOLDER)),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -48,6 +48,8 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from grader.assignment.spec import Limits
+from grader.common.settings import TIMEOUTS
+from grader.compat.jupyter_client import HookedKernelManager
 from grader.errors import SandboxUnavailable
 from grader.sandbox import cgroups
 from grader.sandbox.filesystem import ASSETS_DIR, WORK_DIR, filesystem_args, write_etc
@@ -76,7 +78,7 @@ _NO_USERNS = [
 ]
 
 
-class SandboxKernelManager(AsyncKernelManager):
+class SandboxKernelManager(HookedKernelManager):
     """An ``AsyncKernelManager`` whose kernel command runs inside ``wrapper`` as host uid ``uid``."""
 
     def __init__(self, *, wrapper: list[str], uid: int, **kwargs):
@@ -90,13 +92,12 @@ class SandboxKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return self._wrapper + super().format_kernel_cmd(extra_arguments)
 
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        # The kernel's env is set by bwrap (--clearenv/--setenv); whatever env the caller passed would
-        # only reach the wrapper processes, so they get a minimal one.
-        kw["env"] = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+    def launch_env(self, env: dict | None) -> dict:
+        """The kernel's env is set by bwrap (--clearenv/--setenv); whatever env the caller passed would only
+        reach the wrapper processes, so they get a minimal one."""
+        return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
-    async def _async_interrupt_kernel(self) -> None:
+    async def interrupt_sandboxed(self) -> bool:
         """SIGINT to the sandbox's session (the kernel and its children), never to the bwrap monitor.
 
         subtle: with ``--new-session`` the kernel is not in the process group jupyter_client signals, and
@@ -106,10 +107,8 @@ class SandboxKernelManager(AsyncKernelManager):
             leaders = _children(self.provisioner.pid)  # bwrap's pid 1, leader of the new session
             if leaders:
                 os.killpg(leaders[0], signal.SIGINT)  # pid 1 ignores SIGINT (inherited from the wrapper)
-                return
-        await super()._async_interrupt_kernel()
-
-    interrupt_kernel = _async_interrupt_kernel
+                return True
+        return False
 
 
 class BubblewrapLauncher:
@@ -227,6 +226,15 @@ class BubblewrapLauncher:
         except (OSError, SandboxUnavailable) as exc:
             log.warning("sandbox: slot %d (uid %d) not cleaned up: %s", slot, uid, exc)
         self._uids.release(slot)
+
+    def close(self) -> None:
+        """Nothing runs between kernels (each kernel's processes are swept by :meth:`after_kernel`)."""
+
+    def __enter__(self) -> BubblewrapLauncher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _bwrap_args(self, run: RunDir) -> list[str]:
         args = [
@@ -346,6 +354,6 @@ def _unprivileged_bwrap_works(uid: int) -> bool:
     """Whether the slot uid may start bwrap with a user namespace (used to block further ones inside)."""
     probe = [*drop_to(uid), "bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
     try:
-        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+        return subprocess.run(probe, capture_output=True, timeout=TIMEOUTS.userns_probe_s).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False

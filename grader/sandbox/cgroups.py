@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.common.settings import TIMEOUTS
+
 PROC_CGROUP = Path("/proc/self/cgroup")
 PROC_MOUNTS = Path("/proc/self/mounts")
 
@@ -159,9 +161,9 @@ class SlotCgroup:
         counts = dict(line.split() for line in lines if len(line.split()) == 2)
         return int(counts.get("oom_kill", 0))
 
-    def remove(self, timeout_s: float = 5.0) -> None:
+    def remove(self) -> None:
         """SIGKILL every process inside, then remove the folders. Raises ``OSError`` if they stay busy."""
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + TIMEOUTS.slot_sweep_s
         for folder in self.folders:
             while folder.exists():
                 for pid in self.pids_inside():
@@ -173,7 +175,7 @@ class SlotCgroup:
                 except OSError:  # EBUSY while dying processes are still listed
                     if time.monotonic() > deadline:
                         raise
-                    time.sleep(0.02)
+                    time.sleep(TIMEOUTS.sweep_poll_s)
 
 
 def _kill(pid: int) -> None:

@@ -29,6 +29,15 @@ def choose_launcher(
     return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload)()
 
 
+def start_launcher_for(
+    assets: dict[str, Path], notebook: Path | None = None, *, require_sandbox: bool, fast_start: bool = True
+) -> Callable[[], tuple[Launcher, str]]:
+    """:func:`start_launcher` for an assignment: its zygote preloads what ``assets`` and the instructor
+    ``notebook`` need (:func:`preload_for`). What ``grader grade``, ``check`` and ``validate`` use."""
+    preload = preload_for(assets, notebook)
+    return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload)
+
+
 def start_launcher(
     assets: dict[str, Path], *, require_sandbox: bool, fast_start: bool = True, preload: Sequence[str] = ()
 ) -> Callable[[], tuple[Launcher, str]]:

@@ -73,19 +73,33 @@ class RunDir:
 
 
 class Launcher(Protocol):
-    """Makes kernel managers for submissions. ``isolated`` says whether student code is contained."""
+    """Makes kernel managers for submissions: everything grading asks of a way of starting kernels.
+
+    ``name`` is recorded with each result; ``isolated`` says whether student code is contained; ``notices``
+    collects what went wrong in the launcher itself during a run (e.g. a zygote that had to be restarted).
+    """
 
     name: str
     isolated: bool
+    notices: list[str]
 
-    def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager: ...
+    def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
+        """A manager for the kernel of slot ``slot``, running in ``run`` under ``limits``."""
 
-    def kernel_env(self, run: RunDir) -> dict[str, str]: ...
+    def kernel_env(self, run: RunDir) -> dict[str, str]:
+        """The kernel's whole environment."""
 
-    def asset_path(self, name: str, host_path: Path) -> str: ...
+    def asset_path(self, name: str, host_path: Path) -> str:
+        """Where the kernel sees the asset ``name`` (at ``host_path`` on the host)."""
 
     def after_kernel(self, run: RunDir, slot: int) -> None:
         """Called when a submission's kernel is gone: make sure nothing it started survives."""
+
+    def oom_killed(self, slot: int) -> bool:
+        """Whether the slot's latest kernel was killed for using more memory than its limit."""
+
+    def close(self) -> None:
+        """Stop whatever the launcher runs besides kernels (a zygote); it makes no kernel afterwards."""
 
 
 def ipc_kernel_manager(run: RunDir, manager: type[AsyncKernelManager] = AsyncKernelManager, **kwargs):
@@ -104,6 +118,9 @@ class LocalLauncher:
 
     name = "local"
     isolated = False
+
+    def __init__(self):
+        self.notices: list[str] = []
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         return ipc_kernel_manager(run)
@@ -127,4 +144,10 @@ class LocalLauncher:
         return str(host_path)
 
     def after_kernel(self, run: RunDir, slot: int) -> None:
+        return None
+
+    def oom_killed(self, slot: int) -> bool:
+        return False  # no memory limit without a sandbox
+
+    def close(self) -> None:
         return None

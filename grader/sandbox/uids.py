@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from grader.common.settings import TIMEOUTS
 from grader.errors import SandboxUnavailable
 
 LOCK_DIR = Path("/run/lock" if os.path.isdir("/run/lock") else "/tmp")
@@ -96,12 +97,12 @@ def uid_pids(uid: int) -> list[int]:
     return found
 
 
-def kill_uid(uid: int, timeout_s: float = 5.0) -> None:
+def kill_uid(uid: int) -> None:
     """SIGKILL every process of ``uid`` with ``kill(-1)`` run as that uid: atomic against fork loops."""
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + TIMEOUTS.slot_sweep_s
     while uid_pids(uid):
         # subtle: not util-linux `kill -s KILL -- -1`, which rejects -1 and kills nothing.
         subprocess.run([*drop_to(uid), sys.executable, "-c", _KILL_ALL], capture_output=True)
         if time.monotonic() > deadline:
             raise SandboxUnavailable(f"processes of sandbox uid {uid} survive SIGKILL: {uid_pids(uid)}")
-        time.sleep(0.02)
+        time.sleep(TIMEOUTS.sweep_poll_s)

@@ -12,9 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from grader.assignment.plan import BUNDLE_JSON, GradingPlan, load_bundle
+from grader.assignment import bundle
+from grader.assignment.plan import GradingPlan, load_bundle
 from grader.boundary import harness
-from grader.errors import ReleaseError
 from grader.grading.calls import Call
 from grader.grading.grade import grade_questions, grade_submission
 from grader.grading.report import render_reports
@@ -22,20 +22,9 @@ from grader.grading.results import SubmissionResult
 from grader.sandbox.launcher import Launcher, LocalLauncher
 
 
-def find_bundle(notebook: Path) -> Path:
-    """The ``tests`` folder of the release the notebook belongs to."""
-    try:
-        return _find_bundle_from(notebook.resolve().parent)
-    except ReleaseError:
-        raise ReleaseError(
-            f"{notebook}: no public tests found (looked for tests/{BUNDLE_JSON} next to the notebook "
-            "and in its parent folders; pass --tests DIR)"
-        ) from None
-
-
 def load_check_plan(notebook: Path, tests: Path | None = None) -> GradingPlan:
     """The public-test plan for ``notebook``: from ``tests`` or the release folder it sits in."""
-    return load_bundle(tests or find_bundle(notebook))
+    return load_bundle(tests or bundle.find_for(notebook))
 
 
 def check_notebook(
@@ -88,7 +77,7 @@ def check_in_notebook(function: str | None = None, namespace: dict | None = None
         print("grader.check() does nothing while the notebook is being graded.")
         return []
     namespace = namespace if namespace is not None else _caller_namespace()
-    plan = load_bundle(tests or _find_bundle_from(Path.cwd()))
+    plan = load_bundle(tests or bundle.find_from(Path.cwd()))
     questions = [q for q in plan.questions if function is None or q.function == function]
     if not questions:
         raise ValueError(f"no public tests for {function!r}; graded functions: {[q.function for q in plan.questions]}")
@@ -110,26 +99,12 @@ def _caller_namespace() -> dict:
     return shell.user_ns
 
 
-def _find_bundle_from(folder: Path) -> Path:
-    for candidate in [folder, *folder.parents][:4]:
-        if (candidate / "tests" / BUNDLE_JSON).is_file():
-            return candidate / "tests"
-    raise ReleaseError(
-        f"no public tests found in {folder}/tests or its parents; open the notebook in its release folder"
-    )
-
-
 def _show(results, hidden: int) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from grader.selfcheck.table import HIDDEN_IN_NOTEBOOK, print_results
 
     score, max_score = sum(q.score for q in results), sum(q.max_score for q in results)
-    table = Table(title=f"public tests: {score:.4g} / {max_score:.4g} points")
-    for column in ("test", "result", "details"):
-        table.add_column(column, overflow="fold")
-    for q in results:
-        for t in q.tests:
-            table.add_row(t.name, "[green]pass[/green]" if t.status == "passed" else "[red]FAIL[/red]", t.output[:300])
-    console = Console(highlight=False)
-    console.print(table)
-    console.print(f"{hidden} hidden test(s) exist for these functions; they will be run at grading.")
+    rows = [(t.name, t.status, t.output) for q in results for t in q.tests]
+    title = f"public tests: {score:.4g} / {max_score:.4g} points"
+    print_results(Console(highlight=False), title, rows, HIDDEN_IN_NOTEBOOK.format(count=hidden))

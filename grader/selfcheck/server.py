@@ -5,29 +5,34 @@ protocol and its lifetime are described in :mod:`grader.selfcheck.client`, which
 
 from __future__ import annotations
 
+import argparse
+import fcntl
 import os
+import select
+import signal
 import socket
+import struct
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
-from grader.selfcheck.client import (
-    DEFAULT_IDLE_S,
+from grader.common.settings import TIMEOUTS
+from grader.errors import GraderError
+from grader.selfcheck.protocol import (
     MAX_REQUEST,
     PROTOCOL,
     ServerUnavailable,
-    _receive,
-    _send,
     checked_folder,
     code_digest,
     lock_path,
+    receive,
+    send,
     socket_path,
 )
 from grader.selfcheck.warm import Launchers, Plans, assets_hint
 
-LOCK_WAIT_S = 10.0  # a new server waits this long for a stale one to let go of the lock
-TICK_S = 30.0  # how often an idle server looks whether its code changed or its socket was taken
-REQUEST_TIMEOUT_S = 10.0  # a connected client has this long to send its request
 OPS = ("check", "ping", "shutdown")
 
 
@@ -36,11 +41,11 @@ class _Leave(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m grader.selfcheck.server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, required=True, help="the private folder for the socket, lock and log")
-    parser.add_argument("--idle", type=float, default=DEFAULT_IDLE_S, help="exit after this many seconds unused")
+    parser.add_argument(
+        "--idle", type=float, default=TIMEOUTS.check_server_idle_s, help="exit after this many seconds unused"
+    )
     args = parser.parse_args(argv)
     # The server enters each client's working folder: nothing may be imported from there (a student's
     # json.py must not shadow anything), so only absolute entries stay on the path.
@@ -65,8 +70,6 @@ class Server:
         self.digest = ""
 
     def run(self) -> int:
-        import signal
-
         lock = self._lock()
         if lock is None:
             _log("another server holds the lock: not starting")
@@ -87,10 +90,8 @@ class Server:
     def _lock(self) -> int | None:
         """The lock file's fd, locked: at most one server per installation. A stale server that is exiting
         still holds it for a moment, so wait a little."""
-        import fcntl
-
         fd = os.open(lock_path(self.folder), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        deadline = time.monotonic() + LOCK_WAIT_S
+        deadline = time.monotonic() + TIMEOUTS.check_server_lock_s
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -131,15 +132,13 @@ class Server:
             pass
 
     def _loop(self) -> None:
-        import select
-
         last = time.monotonic()
         while True:
             left = self.idle_s - (time.monotonic() - last)
             if left <= 0:
                 _log(f"idle for {self.idle_s:g} s: exiting")
                 return
-            if not select.select([self.listener], [], [], min(left, TICK_S))[0]:
+            if not select.select([self.listener], [], [], min(left, TIMEOUTS.check_server_tick_s))[0]:
                 if reason := self._outdated():
                     _log(f"{reason}: exiting")
                     return
@@ -156,8 +155,6 @@ class Server:
                 _log(f"{leave}: exiting")
                 return
             except Exception:  # a bug in serving one request must not take the server down
-                import traceback
-
                 _log(f"request failed:\n{traceback.format_exc()}")
             finally:
                 last = time.monotonic()
@@ -173,13 +170,13 @@ class Server:
         return None
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(REQUEST_TIMEOUT_S)
+        conn.settimeout(TIMEOUTS.check_request_s)
         uid = _peer_uid(conn)
         if uid is not None and uid != os.geteuid():
             _log(f"refused a connection from uid {uid}")
             return
         try:
-            request = _receive(conn, MAX_REQUEST)
+            request = receive(conn, MAX_REQUEST)
             digest = request.get("digest")
             if not isinstance(digest, str):
                 raise ValueError("no 'digest' string")
@@ -211,7 +208,7 @@ class Server:
                 _reply(conn, {"ok": False, "stale": True})
                 raise _Leave("the grader's code changed during a check (stale server)")
             if reply is not None:
-                conn.settimeout(REQUEST_TIMEOUT_S)
+                conn.settimeout(TIMEOUTS.check_request_s)
                 _reply(conn, reply)
 
     def _check(self, request: dict, conn: socket.socket) -> dict | None:
@@ -228,8 +225,6 @@ class Server:
             _log("the client went away: its check was cancelled")
             return None
         except Exception as exc:  # a bug: the client checks in-process and shows it as it would there
-            import traceback
-
             _log(f"check failed:\n{traceback.format_exc()}")
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         finally:
@@ -245,7 +240,6 @@ class Server:
         hint = assets_hint(notebook, tests)
         if hint is not None:
             self.launchers.start(hint, fast_start)  # the zygote imports while this process imports below
-        from grader.errors import GraderError
         from grader.selfcheck.check import check_notebook
 
         notice = None
@@ -284,7 +278,7 @@ def _validate(request: dict) -> None:
 
 def _reply(conn: socket.socket, reply: dict) -> None:
     try:
-        _send(conn, reply)
+        send(conn, reply)
     except OSError:
         pass  # the client is gone
 
@@ -293,8 +287,6 @@ def _peer_uid(conn: socket.socket) -> int | None:
     """The connecting process's uid (Linux); None where the folder's permissions are the only check."""
     if not hasattr(socket, "SO_PEERCRED"):
         return None
-    import struct
-
     _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     return uid
 
@@ -313,8 +305,6 @@ class _CancelWhenGone:
     grading task, whose clean-up stops the kernel)."""
 
     def __init__(self, conn: socket.socket):
-        import threading
-
         self.conn = conn
         self.wake, self.woken = socket.socketpair()  # ends the watch at once when the check is done
         self.thread = threading.Thread(target=self._watch, daemon=True)
@@ -330,10 +320,6 @@ class _CancelWhenGone:
         self.woken.close()
 
     def _watch(self) -> None:
-        import select
-        import signal
-        import threading
-
         readable = select.select([self.conn, self.woken], [], [])[0]
         if self.woken in readable:
             return

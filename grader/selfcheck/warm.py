@@ -4,10 +4,11 @@ launcher (with its zygote), and a guess of the assets a check needs, read withou
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
+
+from grader.assignment import bundle
+from grader.errors import GraderError
 
 
 class Plans:
@@ -19,10 +20,10 @@ class Plans:
         self.cache: dict[str, tuple[str, object]] = {}
 
     def get(self, notebook: Path, tests: Path | None):
-        from grader.selfcheck.check import find_bundle, load_check_plan
+        from grader.selfcheck.check import load_check_plan  # imports torch: after the zygote has started
 
-        folder = tests or find_bundle(notebook)
-        key, content = str(folder.resolve()), _bundle_digest(folder)
+        folder = tests or bundle.find_for(notebook)
+        key, content = str(folder.resolve()), bundle.digest(folder)
         hit = self.cache.pop(key, None)
         if hit is not None and content is not None and hit[0] == content:
             self.cache[key] = hit
@@ -35,23 +36,11 @@ class Plans:
         return plan
 
 
-def _bundle_digest(folder: Path) -> str | None:
-    from grader.assignment.plan import BUNDLE_JSON, BUNDLE_TENSORS
-
-    h = hashlib.sha256()
-    try:
-        for name in (BUNDLE_JSON, BUNDLE_TENSORS):
-            data = (folder / name).read_bytes()
-            h.update(len(data).to_bytes(8, "little") + data)
-    except OSError:
-        return None
-    return h.hexdigest()
-
-
 class Launchers:
     """The warm launcher (with the zygote, torch and transformers imported): one, for the latest assets.
 
-    Made by ``grader.cli._start_launcher`` exactly as an in-process ``grader check`` makes it; replaced
+    Made by :func:`grader.sandbox.isolation.start_launcher_for` exactly as an in-process ``grader check`` makes
+    it; replaced
     when the assets differ or their folders changed (the zygote's mount namespace holds the old ones)."""
 
     def __init__(self):
@@ -64,9 +53,9 @@ class Launchers:
         if key == self.key:
             return
         self.close()
-        from grader.cli import _start_launcher
+        from grader.sandbox.isolation import start_launcher_for
 
-        self.pending = _start_launcher(dict(assets), None, no_sandbox=True, no_fast_start=not fast_start)
+        self.pending = start_launcher_for(dict(assets), require_sandbox=False, fast_start=fast_start)
         self.key = key
 
     def get(self, assets: dict, fast_start: bool) -> tuple:
@@ -83,9 +72,7 @@ class Launchers:
             except Exception:
                 self.ready = None
         if self.ready is not None:
-            close = getattr(self.ready[0], "close", None)
-            if close is not None:
-                close()
+            self.ready[0].close()
         self.key = self.pending = self.ready = None
 
 
@@ -104,17 +91,12 @@ def _launcher_key(assets: dict, fast_start: bool) -> tuple:
 
 
 def assets_hint(notebook: Path, tests: Path | None) -> dict | None:
-    """The assets a check of ``notebook`` will most likely need, read without importing torch (the
-    bundle's JSON as :func:`grader.assignment.plan.load_bundle` lays it out), so that the zygote can start first. A
-    guess: if it is wrong, the launcher for the real plan replaces it."""
+    """The assets a check of ``notebook`` will most likely need, read without importing torch
+    (:func:`grader.assignment.bundle.asset_names`), so that the zygote can start first. A guess: if it is wrong,
+    the launcher for the real plan replaces it; None when the bundle does not say."""
     try:
-        if tests is None:
-            parent = notebook.resolve().parent
-            tests = next(c / "tests" for c in [parent, *parent.parents][:4] if (c / "tests" / "public.json").is_file())
-        fields = dict(json.loads((tests / "public.json").read_bytes())["value"]["$dict"])
-        names = fields["assets"]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            return None
-        return {name: tests.parent / "assets" / name for name in names}
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        folder = tests or bundle.find_for(notebook)
+    except GraderError:
         return None
+    names = bundle.asset_names(folder)
+    return None if names is None else {name: folder.parent / "assets" / name for name in names}

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader.assignment.release import release
-from grader.selfcheck import client as check_client
+from grader.selfcheck import client, protocol
 from tests.grader.conftest import GREEDY, SOFTMAX, notebook
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,8 @@ def grader_check(*args: str, env: dict | None = None, timeout: float = 120) -> s
 
 def server_pid(folder: Path) -> int | None:
     """The pid of the server holding the folder's lock, None if none does."""
-    lock = check_client.lock_path(folder)
-    if not check_client._locked(lock):
+    lock = protocol.lock_path(folder)
+    if not client._locked(lock):
         return None
     return int(lock.read_text().split()[0])
 
@@ -67,7 +67,7 @@ def wait_for(condition, timeout: float) -> bool:
 
 
 def server_log(folder: Path) -> str:
-    path = check_client.log_path(folder)
+    path = protocol.log_path(folder)
     return path.read_text() if path.exists() else ""
 
 
@@ -75,9 +75,9 @@ def raw_request(folder: Path, data: bytes) -> dict:
     """Send ``data`` as it is and return the reply."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(30)
-        sock.connect(str(check_client.socket_path(folder)))
+        sock.connect(str(protocol.socket_path(folder)))
         sock.sendall(data)
-        return check_client._receive(sock, check_client.MAX_REPLY)
+        return protocol.receive(sock, protocol.MAX_REPLY)
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +97,9 @@ def warm(release_dir):
     root = Path(tempfile.mkdtemp(prefix="gcs-"))
     folder = root / "srv"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(check_client.ENV_DIR, str(folder))
-        mp.setenv(check_client.ENV_IDLE, "300")
-        mp.delenv(check_client.ENV_DISABLE, raising=False)
+        mp.setenv(protocol.ENV_DIR, str(folder))
+        mp.setenv(protocol.ENV_IDLE, "300")
+        mp.delenv(protocol.ENV_DISABLE, raising=False)
         try:
             first = grader_check(str(release_dir / "solved.ipynb"))
             assert first.returncode == 0, first.stdout + first.stderr
@@ -114,9 +114,9 @@ def own_folder(monkeypatch):
     """A private folder of this test alone, the server switched on; any server in it is killed after."""
     root = Path(tempfile.mkdtemp(prefix="gcs-"))
     folder = root / "srv"
-    monkeypatch.setenv(check_client.ENV_DIR, str(folder))
-    monkeypatch.setenv(check_client.ENV_IDLE, "120")
-    monkeypatch.delenv(check_client.ENV_DISABLE, raising=False)
+    monkeypatch.setenv(protocol.ENV_DIR, str(folder))
+    monkeypatch.setenv(protocol.ENV_IDLE, "120")
+    monkeypatch.delenv(protocol.ENV_DISABLE, raising=False)
     yield folder
     kill_server(folder)
     shutil.rmtree(root, ignore_errors=True)
@@ -141,9 +141,9 @@ def test_the_result_in_the_reply_is_the_in_process_result(warm, monkeypatch):
     from grader.selfcheck.check import check_notebook, load_check_plan
 
     folder, rel = warm
-    monkeypatch.setenv(check_client.ENV_DIR, str(folder))
+    monkeypatch.setenv(protocol.ENV_DIR, str(folder))
     path = rel / "buggy.ipynb"
-    reply = check_client.request_check(path, None, False)
+    reply = client.request_check(path, None, False)
     served = SubmissionResult.load(_write(folder.parent / "served.json", reply["result"]))
     alone, _, report = check_notebook(path, load_check_plan(path), LocalLauncher())
     assert reply["report"] == str(report)
@@ -164,14 +164,14 @@ def _write(path: Path, data: dict) -> Path:
 
 def test_a_second_check_is_served_by_the_running_server(warm, monkeypatch):
     folder, rel = warm
-    monkeypatch.setenv(check_client.ENV_DIR, str(folder))
+    monkeypatch.setenv(protocol.ENV_DIR, str(folder))
     pid = server_pid(folder)
     assert pid is not None
     before = server_log(folder).count("checked ")
     started = time.monotonic()
     done = grader_check(str(rel / "solved.ipynb"))
     assert done.returncode == 0 and "3 / 3" in done.stdout
-    assert server_pid(folder) == pid and check_client.call({"op": "ping"}, start=False)["pid"] == pid
+    assert server_pid(folder) == pid and client.call({"op": "ping"}, start=False)["pid"] == pid
     assert server_log(folder).count("checked ") == before + 1
     assert time.monotonic() - started < 10  # warm: no torch import, no zygote start
 
@@ -191,9 +191,9 @@ def test_errors_are_reported_as_in_process(warm, tmp_path):
 
 def test_a_malformed_request_gets_an_error_and_the_server_survives(warm, monkeypatch):
     folder, rel = warm
-    monkeypatch.setenv(check_client.ENV_DIR, str(folder))
+    monkeypatch.setenv(protocol.ENV_DIR, str(folder))
     pid = server_pid(folder)
-    digest = check_client.code_digest()
+    digest = protocol.code_digest()
     bad = [
         b"not json\n",
         b"[1, 2]\n",
@@ -207,14 +207,14 @@ def test_a_malformed_request_gets_an_error_and_the_server_survives(warm, monkeyp
             | {"no_fast_start": False}
         ).encode()
         + b"\n",
-        b"x" * (check_client.MAX_REQUEST + 10),
+        b"x" * (protocol.MAX_REQUEST + 10),
     ]
     for data in bad:
         reply = raw_request(folder, data)
         assert reply["ok"] is False and reply["error"].startswith("bad request"), (data[:80], reply)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # connects and hangs up at once
-        sock.connect(str(check_client.socket_path(folder)))
-    assert check_client.call({"op": "ping"}, start=False)["pid"] == pid
+        sock.connect(str(protocol.socket_path(folder)))
+    assert client.call({"op": "ping"}, start=False)["pid"] == pid
     assert "3 / 3" in grader_check(str(rel / "solved.ipynb")).stdout
 
 
@@ -237,7 +237,7 @@ def test_a_stale_server_is_replaced(own_folder, tmp_path):
     """A server running other code (here: a copy of the grader elsewhere, so its digest differs) answers
     nothing but "stale" and exits; the client starts a current one."""
     old = tmp_path / "old"
-    package = Path(check_client.__file__).parents[1]
+    package = Path(protocol.__file__).parents[1]
     shutil.copytree(package, old / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     own_folder.mkdir(mode=0o700)
     env = {**os.environ, "PYTHONPATH": str(old)}
@@ -250,11 +250,11 @@ def test_a_stale_server_is_replaced(own_folder, tmp_path):
         stderr=log,
     )
     try:
-        assert wait_for(lambda: check_client.socket_path(own_folder).exists(), 20)
+        assert wait_for(lambda: protocol.socket_path(own_folder).exists(), 20)
         assert server_pid(own_folder) == stale.pid
-        reply = check_client.call({"op": "ping"})
+        reply = client.call({"op": "ping"})
         assert stale.wait(10) == 0
-        assert reply["ok"] and reply["pid"] != stale.pid and reply["digest"] == check_client.code_digest()
+        assert reply["ok"] and reply["pid"] != stale.pid and reply["digest"] == protocol.code_digest()
         assert "a client runs other code (stale server): exiting" in (tmp_path / "stale.log").read_text()
         assert server_pid(own_folder) == reply["pid"]
     finally:
@@ -265,29 +265,29 @@ def test_a_stale_server_is_replaced(own_folder, tmp_path):
 
 
 def test_a_dead_servers_socket_is_taken_over(own_folder):
-    first = check_client.call({"op": "ping"})["pid"]
+    first = client.call({"op": "ping"})["pid"]
     os.kill(first, signal.SIGKILL)
     assert wait_for(lambda: server_pid(own_folder) is None, 10)
-    assert check_client.socket_path(own_folder).exists()  # left behind
-    second = check_client.call({"op": "ping"})["pid"]
+    assert protocol.socket_path(own_folder).exists()  # left behind
+    second = client.call({"op": "ping"})["pid"]
     assert second != first
 
 
 def test_the_server_exits_after_its_idle_timeout(own_folder, monkeypatch):
-    monkeypatch.setenv(check_client.ENV_IDLE, "1.5")
-    pid = check_client.call({"op": "ping"})["pid"]
+    monkeypatch.setenv(protocol.ENV_IDLE, "1.5")
+    pid = client.call({"op": "ping"})["pid"]
     assert server_pid(own_folder) == pid
-    check_client.call({"op": "ping"}, start=False)  # a request restarts the idle clock
+    client.call({"op": "ping"}, start=False)  # a request restarts the idle clock
     assert wait_for(lambda: server_pid(own_folder) is None, 15)
-    assert not check_client.socket_path(own_folder).exists()
+    assert not protocol.socket_path(own_folder).exists()
     assert "idle for 1.5 s: exiting" in server_log(own_folder)
 
 
 def test_shutdown_stops_the_server(own_folder):
-    pid = check_client.call({"op": "ping"})["pid"]
-    assert check_client.stop() is True
-    assert server_pid(own_folder) is None and not check_client.socket_path(own_folder).exists()
-    assert check_client.stop() is False
+    pid = client.call({"op": "ping"})["pid"]
+    assert client.stop() is True
+    assert server_pid(own_folder) is None and not protocol.socket_path(own_folder).exists()
+    assert client.stop() is False
     assert wait_for(lambda: not running(pid), 10)
 
 
@@ -316,8 +316,8 @@ def test_an_unsafe_folder_is_refused_and_check_runs_in_process(own_folder, tmp_p
         own_folder.rmdir()
         own_folder.symlink_to(target)
         expected = "is not a folder (a symlink or a file)"
-    with pytest.raises(check_client.FolderRefused, match="srv"):
-        check_client.private_folder()
+    with pytest.raises(protocol.FolderRefused, match="srv"):
+        protocol.private_folder()
     if problem != "open to others":
         return  # one fallback run is enough: the same code path
     done = grader_check(str(release_dir / "solved.ipynb"))
@@ -332,7 +332,7 @@ def test_no_server_checks_in_process(own_folder, tmp_path, how):
     if how == "--no-server":
         done = grader_check(str(lonely), "--no-server")
     else:
-        done = grader_check(str(lonely), env={check_client.ENV_DISABLE: "1"})
+        done = grader_check(str(lonely), env={protocol.ENV_DISABLE: "1"})
     assert done.returncode == 1 and "no public tests found" in done.stdout
     assert not own_folder.exists()  # the server's folder was not even looked at
 

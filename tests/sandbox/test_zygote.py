@@ -4,6 +4,7 @@ whole sandbox suite, which runs with both launchers (``LAUNCHERS`` in conftest).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -11,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from grader.assignment.spec import Limits, load_assignment
+from grader.common.settings import TIMEOUTS
 from grader.sandbox.bubblewrap import BubblewrapLauncher
 from grader.sandbox.isolation import choose_launcher, preload_for
 from grader.sandbox.launcher import RunDir
-from grader.sandbox.zygote import launcher as fast_start
+from grader.sandbox.zygote import client as zygote_client
+from grader.sandbox.zygote.launcher import ZygoteLauncher
 from tests.sandbox.conftest import Kernel
 
 pytestmark = pytest.mark.slow
@@ -23,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def zygote():
-    launcher = fast_start.ZygoteLauncher(uid_base=65000 + 16 * (os.getpid() % 64), preload=["numpy"])
+    launcher = ZygoteLauncher(uid_base=65000 + 16 * (os.getpid() % 64), preload=["numpy"])
     yield launcher
     launcher.close()
 
@@ -36,7 +39,7 @@ def warm_zygote(tmp_path_factory):
     broken = tmp_path_factory.mktemp("broken-lm")
     broken.chmod(0o755)
     (broken / "config.json").write_text('{"model_type": "gpt2", "n_layer": "two"}')
-    launcher = fast_start.ZygoteLauncher(
+    launcher = ZygoteLauncher(
         assets={"course-lm": course_lm_path(), "broken-lm": broken},
         uid_base=65008 + 16 * (os.getpid() % 64),
         preload=["transformers"],
@@ -98,7 +101,7 @@ def test_a_dead_zygote_is_replaced_and_kernels_keep_starting(start, zygote):
 
 
 def test_when_the_zygote_cannot_start_kernels_start_plainly_and_the_notice_says_why(monkeypatch, tmp_path):
-    monkeypatch.setattr(fast_start, "ZYGOTE_START_TIMEOUT_S", 0.001)
+    monkeypatch.setattr(zygote_client, "TIMEOUTS", dataclasses.replace(TIMEOUTS, zygote_start_s=0.001))
     launcher, notice = choose_launcher({}, require_sandbox=True)
     assert type(launcher) is BubblewrapLauncher
     assert "fast start unavailable (zygote did not start: no answer from the zygote" in notice

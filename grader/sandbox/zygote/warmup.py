@@ -12,6 +12,7 @@ import threading
 import warnings
 from pathlib import Path
 
+from grader.compat.transformers import loading_without_threads
 from grader.sandbox import linux
 
 
@@ -55,26 +56,20 @@ def warm_up(folders: list[str], namespace: int) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _single_threaded_loading():
-    """transformers loads without its progress bar (tqdm would start a monitor thread and make a multiprocessing
-    lock every kernel shares) and without its loader threads; any other thread start raises. Warnings stay
-    unseen, and so unrecorded in the "once" registries kernels inherit. All is restored afterwards."""
-    from transformers.utils import logging as hf_logging
-
-    bars, start, environ = hf_logging.is_progress_bar_enabled(), threading.Thread.start, dict(os.environ)
-    hf_logging.disable_progress_bar()
-    os.environ["HF_DEACTIVATE_ASYNC_LOAD"] = "1"  # read at each load
+    """transformers loads without its progress bar and loader threads (:mod:`grader.compat.transformers`); any
+    other thread start raises. Warnings stay unseen, and so unrecorded in the "once" registries kernels inherit.
+    The environment and ``Thread.start`` are restored afterwards."""
+    start, environ = threading.Thread.start, dict(os.environ)
 
     def refuse(thread: threading.Thread) -> None:
         raise RuntimeError(f"the warm-up may not start a thread ({thread.name})")
 
     threading.Thread.start = refuse
     try:
-        with warnings.catch_warnings():
+        with loading_without_threads(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         threading.Thread.start = start
         os.environ.clear()
         os.environ.update(environ)
-        if bars:
-            hf_logging.enable_progress_bar()
