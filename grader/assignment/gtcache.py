@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import torch
@@ -41,6 +40,7 @@ from safetensors.torch import save as st_save
 
 from grader.assignment.spec import Case
 from grader.boundary import wire
+from grader.common.files import write_bytes
 
 CACHE_DIR = ".groundtruth"
 FORMAT = "grader-groundtruth/1"
@@ -120,14 +120,7 @@ class GroundTruthCache:
         try:
             data = _pack(key, value)
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".safetensors")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.path(key))
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_bytes(self.path(key), data, private=True)  # hidden cases' expected values
         except (OSError, ValueError) as exc:  # ValueError: wire.WireError, safetensors
             log.warning("ground truth cache: cannot write %s (%s: %s)", self.path(key), type(exc).__name__, exc)
             return False

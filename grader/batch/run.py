@@ -34,7 +34,8 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from grader.assignment.plan import GradingPlan
-from grader.batch.exports import Exported, ExportSettings, export, write_csv
+from grader.batch.exports import Exported, ExportSettings, export
+from grader.batch.exports.tables import write_csv
 from grader.batch.gradebook import AssignmentInfo, Gradebook, StudentRow, fingerprint
 from grader.batch.intake import Intake, Submission
 from grader.batch.summary import write_summary
@@ -219,16 +220,9 @@ def write_outputs(result: SubmissionResult, out: Path) -> None:
 
 def render_missing(gb: Gradebook, out: Path) -> int:
     """Write the files of current attempts whose ``results/<id>.json`` is missing; return how many."""
-    ids = [r[0] for r in gb.db.execute("SELECT student_id FROM current")]
-    missing = [sid for sid in ids if not (out / RESULTS_DIR / f"{sid}.json").is_file()]
+    missing = [sid for sid in gb.current_ids() if not (out / RESULTS_DIR / f"{sid}.json").is_file()]
     for sid in missing:
-        row = gb.db.execute("SELECT result FROM current WHERE student_id = ?", (sid,)).fetchone()
-        path = out / RESULTS_DIR / f"{sid}.json.restore"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(row[0])
-        result = SubmissionResult.load(path)
-        path.unlink()
-        write_outputs(result, out)
+        write_outputs(SubmissionResult.from_gradescope(json.loads(gb.current_result(sid))), out)
     return len(missing)
 
 

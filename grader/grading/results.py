@@ -9,10 +9,13 @@ before it existed load with no timings.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from grader.common.files import write_text
 
 # Why a test did not pass, shown to the student in words; hidden tests show only these.
 FAILURE_KINDS = {
@@ -129,20 +132,17 @@ class SubmissionResult(BaseModel):
         }
 
     def save(self, folder: Path) -> Path:
-        import json
-
+        """Write ``folder/<student_id>.json`` atomically: a crash never leaves half a results file."""
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.student_id}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.gradescope(), indent=2))
-        tmp.replace(path)  # atomic: a crash never leaves half a results file
-        return path
+        return write_text(folder / f"{self.student_id}.json", json.dumps(self.gradescope(), indent=2))
 
     @classmethod
     def load(cls, path: Path) -> SubmissionResult:
-        import json
+        return cls.from_gradescope(json.loads(path.read_text()))
 
-        data = json.loads(path.read_text())
+    @classmethod
+    def from_gradescope(cls, data: dict) -> SubmissionResult:
+        """The result that :meth:`gradescope` made ``data`` from."""
         questions = [
             QuestionResult(
                 name=q["name"],

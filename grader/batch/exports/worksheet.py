@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from grader.batch import moodle
 from grader.batch.gradebook import GradeRow
+from grader.common.files import write_text
 from grader.errors import GraderError
 
 HEADERS = [
@@ -65,9 +66,7 @@ def write_worksheet(rows: Iterable[GradeRow], path: Path, settings: WorksheetSet
         text, warnings = _fill_template(rows, settings)
     else:
         text, warnings = _from_scratch(rows, settings)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text)
     return warnings
 
 
