@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from grader.batch import moodle
 from grader.batch.safezip import UnpackLimits, unpack
 from grader.errors import GraderError
+from grader.grading.results import SubmissionStatus
 
 NOT_SUBMISSIONS = {".md", ".toml", ".csv", ".yml", ".yaml"}
 UNPACKED_MARK = ".grader-unpacked"  # in a folder the grader unpacked a zip into (and may empty again)
@@ -46,7 +47,7 @@ class Submission:
     note: str = ""
     name: str = ""
     problem: str = ""  # set when there is nothing to grade; the student gets this as their result's message
-    status: str = "invalid"  # the result's status with a problem: 'error' when a human must decide (duplicates)
+    status: SubmissionStatus = "invalid"  # the result's status with a problem: 'error' when a human must decide
 
     @property
     def gradable(self) -> bool:

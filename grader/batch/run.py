@@ -42,7 +42,7 @@ from grader.batch.summary import write_summary
 from grader.errors import GraderError
 from grader.grading.grade import all_failed, grade_submission
 from grader.grading.report import render_reports
-from grader.grading.results import SubmissionResult
+from grader.grading.results import SubmissionResult, SubmissionStatus
 from grader.sandbox.launcher import Launcher
 
 RESULTS_DIR = "results"
@@ -196,7 +196,7 @@ async def grade_one(plan: GradingPlan, sub: Submission, launcher: Launcher, work
     return result
 
 
-def not_graded(plan: GradingPlan, student_id: str, status: str, message: str, launcher: Launcher):
+def not_graded(plan: GradingPlan, student_id: str, status: SubmissionStatus, message: str, launcher: Launcher):
     """A result with every test failed as 'not run' and ``message`` saying why."""
     return SubmissionResult(
         student_id=student_id,

@@ -14,6 +14,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 
@@ -23,11 +24,18 @@ from grader.boundary.safeio import UnsafeFile, read_untrusted
 HARNESS_NAME = "__grader_harness__"
 
 
+# What the harness in the kernel writes as a call's status (grader/boundary/kernel_side.py), and what the host adds:
+# a result it could not read, a call stopped by its time limit, a kernel that died during it.
+KernelStatus = Literal["ok", "missing", "not_callable", "exception", "too_large", "unencodable", "interrupted"]
+CallStatus = KernelStatus | Literal["invalid_output", "timeout", "dead"]
+KERNEL_STATUSES: frozenset[str] = frozenset(get_args(KernelStatus))
+
+
 @dataclass
 class CallOutcome:
-    """``status`` is ``ok`` (``value`` holds the return value) or a failure kind with a ``message``."""
+    """``status`` is ``ok`` (``value`` holds the return value) or why not, with a ``message``."""
 
-    status: str
+    status: CallStatus
     value: object = None
     message: str = ""
     observed: dict | None = None  # what recording inputs saw during the call (e.g. the texts tokenized)
@@ -93,6 +101,7 @@ def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
         return CallOutcome("invalid_output", message=f"the call's result could not be read: {exc}")
     if not isinstance(result, dict) or not isinstance(result.get("status"), str):
         return CallOutcome("invalid_output", message="the call's result is malformed")
+    status = result["status"] if result["status"] in KERNEL_STATUSES else "invalid_output"  # e.g. a forged one
     if result["status"] == "ok":
         observed = result.get("observed")
         value = result.get("value")
@@ -103,4 +112,4 @@ def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
             value = list(stacked.unbind(0))
         return CallOutcome("ok", value=value, observed=observed if isinstance(observed, dict) else None)
     message = result.get("message")
-    return CallOutcome(result["status"], message=message if isinstance(message, str) else json.dumps(message)[:500])
+    return CallOutcome(status, message=message if isinstance(message, str) else json.dumps(message)[:500])

@@ -28,7 +28,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # in the kernel these are globals from grader.boundary.wire's source
-    from grader.boundary.wire import Handle, WireError, dumps, loads
+    from grader.boundary.wire import Handle, WireError, WireTooLarge, dumps, loads
 
 
 class Harness:
@@ -203,7 +203,7 @@ def _write(folder: str, result: dict, max_bytes: int = 1 << 20) -> None:
     try:
         json_bytes, tensor_bytes = dumps(result, max_bytes)
     except WireError as exc:
-        status = "too_large" if "too large" in str(exc) else "unencodable"
+        status = "too_large" if isinstance(exc, WireTooLarge) else "unencodable"
         json_bytes, tensor_bytes = dumps({"status": status, "message": str(exc)})
     if len(tensor_bytes) + len(json_bytes) > max_bytes:
         size = len(tensor_bytes) + len(json_bytes)

@@ -35,6 +35,10 @@ class WireError(ValueError):
     """A value cannot be encoded, or received data is not a valid encoding."""
 
 
+class WireTooLarge(WireError):
+    """A value's tensors are larger than the limit they were encoded under."""
+
+
 @dataclass(frozen=True)
 class Handle:
     """Something that cannot cross as data, rebuilt by the receiving side from ``value`` (see HANDLE_KINDS):
@@ -56,7 +60,7 @@ def encode(value, max_bytes: int | None = None) -> tuple[dict, dict[str, torch.T
     def add(t):
         total[0] += t.numel() * t.element_size()
         if max_bytes is not None and total[0] > max_bytes:
-            raise WireError(f"value too large: more than {max_bytes} bytes of tensor data")
+            raise WireTooLarge(f"value too large: more than {max_bytes} bytes of tensor data")
         return _add(tensors, t)
 
     return {"value": _enc(value, 0, add)}, tensors

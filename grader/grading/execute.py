@@ -26,6 +26,7 @@ from grader.common.settings import TIMEOUTS
 from grader.compat.jupyter_client import note_kernel_info
 from grader.compat.nbclient import cancel_orphaned_polls
 from grader.errors import KernelStartError
+from grader.grading.results import CellStatus
 from grader.sandbox.launcher import Launcher, RunDir
 
 MAX_RESTARTS = 3  # kernel restarts per submission (each replays the completed cells)
@@ -36,7 +37,7 @@ class CellRecord:
     """What happened to one cell: ``ok``, ``error`` (exception), ``timeout``, ``dead`` (kernel died) or ``skipped``."""
 
     index: int
-    status: str
+    status: CellStatus
     message: str = ""
     seconds: float = 0.0
 

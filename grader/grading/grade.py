@@ -21,7 +21,16 @@ from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
 from grader.grading.execute import KernelSession, run_notebook, submission_deadline
 from grader.grading.notebook import NotebookUnreadable, read_notebook
-from grader.grading.results import FAILURE_KINDS, PHASES, CellSummary, QuestionResult, SubmissionResult, TestResult
+from grader.grading.results import (
+    FAILURE_KINDS,
+    PHASES,
+    CellSummary,
+    FailureKind,
+    QuestionResult,
+    SubmissionResult,
+    TestKind,
+    TestResult,
+)
 from grader.sandbox.launcher import Launcher, RunDir
 
 HIDDEN_NOTE = "hidden test: its inputs and expected values are not shown"
@@ -137,7 +146,7 @@ def _judge(
     return _test(question, case, max_score, "wrong", verdict.message)
 
 
-def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: str, message: str) -> TestResult:
+def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKind, message: str) -> TestResult:
     passed = kind == "passed"
     if passed:
         output = ""
@@ -157,7 +166,7 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: str, m
     )
 
 
-def all_failed(plan: GradingPlan, kind: str, message: str) -> list[QuestionResult]:
+def all_failed(plan: GradingPlan, kind: FailureKind, message: str) -> list[QuestionResult]:
     results = []
     for q in plan.questions:
         total = sum(c.weight for c in q.cases)

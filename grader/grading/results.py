@@ -17,8 +17,16 @@ from pydantic import BaseModel, Field
 
 from grader.common.files import write_text
 
+FailureKind = Literal[
+    "wrong", "missing", "exception", "timeout", "too_large", "unencodable", "invalid_output", "not_callable", "dead",
+    "not_run",
+]  # fmt: skip
+TestKind = Literal["passed"] | FailureKind
+CellStatus = Literal["ok", "error", "timeout", "dead", "skipped"]
+SubmissionStatus = Literal["graded", "invalid", "error"]
+
 # Why a test did not pass, shown to the student in words; hidden tests show only these.
-FAILURE_KINDS = {
+FAILURE_KINDS: dict[FailureKind, str] = {
     "wrong": "returned a wrong value",
     "missing": "the function is not defined",
     "exception": "raised an exception",
@@ -50,7 +58,7 @@ class TestResult(BaseModel):
     score: float
     max_score: float
     status: Literal["passed", "failed"]
-    kind: str = Field(description="'passed' or a key of FAILURE_KINDS.")
+    kind: TestKind = Field(description="'passed' or a key of FAILURE_KINDS.")
     output: str = ""
     hidden: bool = False
 
@@ -75,14 +83,14 @@ class QuestionResult(BaseModel):
 
 class CellSummary(BaseModel):
     index: int
-    status: str
+    status: CellStatus
     message: str = ""
 
 
 class SubmissionResult(BaseModel):
     student_id: str
     assignment: str
-    status: Literal["graded", "invalid", "error"] = Field(
+    status: SubmissionStatus = Field(
         description="'graded'; 'invalid' when the file is not a usable notebook; 'error' when grading failed."
     )
     score: float
