@@ -19,9 +19,10 @@ from grader.batch.run import GRADEBOOK, grade_all
 from grader.grading.grade import HIDDEN_NOTE
 from grader.grading.results import FAILURE_KINDS
 from grader.sandbox.isolation import choose_launcher
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
-ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"
+ASSIGNMENTS = REPO / "assignments"
 WITH_EXAMPLES = sorted(p.parent.parent for p in ASSIGNMENTS.glob("*/examples/expected.toml"))
 
 

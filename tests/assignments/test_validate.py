@@ -1,15 +1,14 @@
 """``grader validate`` passes for every assignment in the course (run through the CLI, sandboxed if possible)."""
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.sandbox.isolation import sandbox_status
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
-ASSIGNMENTS = sorted(p.parent for p in (Path(__file__).resolve().parents[2] / "assignments").glob("*/assignment.toml"))
+ASSIGNMENTS = sorted(p.parent for p in (REPO / "assignments").glob("*/assignment.toml"))
 
 
 @pytest.mark.parametrize("folder", ASSIGNMENTS, ids=[a.name for a in ASSIGNMENTS])

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from tests.batch.conftest import (
+from tests.batch.helpers import (
     GOOD,
     GREEDY,
     NBFORMAT3,

@@ -8,7 +8,7 @@ import pytest
 from grader.batch.gradebook import Gradebook
 from grader.batch.run import assignment_info
 from grader.errors import GraderError
-from tests.batch.conftest import fake_result
+from tests.batch.helpers import fake_result
 
 PASS = {"greedy_next_token: random": True, "softmax_with_temperature: t=2": True}
 

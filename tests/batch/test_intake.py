@@ -6,7 +6,7 @@ import pytest
 
 from grader.batch.intake import IntakeLimits, load_submissions
 from grader.batch.moodle import PART, feedback_path, pid_from_identifier
-from tests.batch.conftest import moodle, nb_json, write_zip
+from tests.batch.helpers import moodle, nb_json, write_zip
 
 NB = nb_json("x = 1")
 

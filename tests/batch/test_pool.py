@@ -10,7 +10,7 @@ from grader.batch.intake import Intake, Submission
 from grader.batch.run import BatchSettings, grade_batch
 from grader.errors import GraderError
 from grader.sandbox.launcher import LocalLauncher
-from tests.batch.conftest import fake_result
+from tests.batch.helpers import fake_result
 
 PASS = {"greedy_next_token: random": True, "softmax_with_temperature: t=2": True}
 

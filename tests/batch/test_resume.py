@@ -13,11 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from tests.batch.conftest import GOOD, sandbox_args
-from tests.grader.conftest import notebook
+from tests.batch.helpers import GOOD, sandbox_args
+from tests.helpers import REPO, notebook, wait_for
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 STUDENTS = [f"s{i}" for i in range(6)]
 
 
@@ -42,8 +41,9 @@ def kill_after_first_result(cmd: list[str], out: Path, timeout: float = 120) -> 
             time.sleep(0.05)
         assert proc.poll() is None, "the batch finished before it could be killed"
         os.kill(proc.pid, signal.SIGSTOP)  # frozen, it starts no new kernel while we list the ones it has
-        time.sleep(0.2)
-        kernels = psutil.Process(proc.pid).children(recursive=True)
+        grader = psutil.Process(proc.pid)
+        assert wait_for(lambda: grader.status() == psutil.STATUS_STOPPED, 10)
+        kernels = grader.children(recursive=True)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:

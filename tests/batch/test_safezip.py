@@ -8,7 +8,7 @@ import pytest
 
 from grader.batch.safezip import UnpackLimits, safe_relative, unpack
 from grader.errors import GraderError
-from tests.batch.conftest import DATE, write_zip
+from tests.batch.helpers import DATE, write_zip
 
 SMALL = UnpackLimits(max_file_bytes=1000, max_total_bytes=5000, max_entries=50)
 

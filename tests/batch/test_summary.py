@@ -69,7 +69,7 @@ def _chromium(tmp_path, *args) -> str:
 
 def test_timeouts_and_dead_kernels_are_listed_with_what_happened(filled_gradebook):
     from grader.grading.results import CellSummary
-    from tests.batch.conftest import fake_result
+    from tests.batch.helpers import fake_result
 
     gb, out = filled_gradebook
     slow = fake_result("bob", {"greedy_next_token: random": True, "softmax_with_temperature: t=2": False})

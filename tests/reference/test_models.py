@@ -13,8 +13,8 @@ import torch
 import reference.models as M
 from reference.models.__main__ import main as cli_main
 from reference.models.corpus import stories
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 IDENTITY_FILES = ("model.safetensors", "tokenizer.json", "config.json")
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import socket
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from grader.assignment.spec import Limits
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow  # real kernels
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_kernel_runs_as_the_slot_uid_without_privileges(shared_kernel, launcher):

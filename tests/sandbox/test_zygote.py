@@ -18,10 +18,10 @@ from grader.sandbox.isolation import choose_launcher, preload_for
 from grader.sandbox.launcher import RunDir
 from grader.sandbox.zygote import client as zygote_client
 from grader.sandbox.zygote.launcher import ZygoteLauncher
-from tests.sandbox.conftest import Kernel
+from tests.helpers import REPO
+from tests.sandbox.helpers import Kernel
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.grader.conftest import GREEDY, SOFTMAX, grade, notebook, scores
+from tests.helpers import GREEDY, SOFTMAX, grade, notebook, scores
 
 pytestmark = pytest.mark.slow
 FULL = {"greedy_next_token": 1.0, "softmax_with_temperature": 2.0}

@@ -6,7 +6,7 @@ import pytest
 
 from grader.assignment.groundtruth import build_plan
 from grader.assignment.spec import Limits, load_assignment
-from tests.grader.conftest import grade, notebook
+from tests.helpers import grade, notebook
 
 SPEC = """
 id = "rag-mini"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from grader.grading.results import PHASES, SubmissionResult
-from tests.grader.conftest import GREEDY, SOFTMAX, grade, notebook
+from tests.helpers import GREEDY, SOFTMAX, grade, notebook
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """The release: a template notebook and public tests, and nothing an instructor must keep to themselves."""
 
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,8 +11,8 @@ from grader.assignment.release import release, strip_hidden_tests, strip_solutio
 from grader.assignment.spec import load_assignment
 from grader.authoring.validate import _notebook_lines, audit_release
 from grader.errors import ReleaseError
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SAMPLING = REPO / "assignments" / "03-sampling"
 
 

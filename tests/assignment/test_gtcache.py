@@ -23,7 +23,7 @@ from grader.assignment.gtcache import FORMAT, GroundTruthCache, cache_folder
 from grader.assignment.spec import load_assignment
 from grader.boundary.wire import Handle
 from reference.models import course_lm_path
-from tests.grader.conftest import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook
+from tests.helpers import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook
 
 EXTRA = """
 [assets.lm]

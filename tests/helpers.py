@@ -1,16 +1,15 @@
-"""Shared fixtures: notebooks built from code strings, a tiny assignment with short time limits."""
+"""What many tests share: notebooks built from code strings, the tiny ``mini`` assignment, grading one notebook.
+
+Imported by tests (``from tests.helpers import ...``); the fixtures built on them are in ``tests/conftest.py``.
+"""
 
 import asyncio
-import dataclasses
+import time
 from pathlib import Path
 
 import nbformat
-import pytest
 
-from grader.assignment.groundtruth import build_plan
-from grader.assignment.spec import Limits, load_assignment
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 GREEDY = "import torch\ndef greedy_next_token(logits):\n    return logits.argmax(dim=-1)\n"
 SOFTMAX = (
@@ -56,21 +55,6 @@ def notebook(folder: Path, name: str, *cells: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def mini_assignment(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mini")
-    (folder / "assignment.toml").write_text(MINI_SPEC)
-    notebook(folder, "mini", "### BEGIN SOLUTION\n" + GREEDY + "### END SOLUTION", SOFTMAX)
-    return load_assignment(folder)
-
-
-@pytest.fixture(scope="session")
-def mini_plan(mini_assignment):
-    """The mini assignment's plan with short limits, so hangs cost seconds."""
-    plan = build_plan(mini_assignment)
-    return dataclasses.replace(plan, limits=Limits(cell_timeout_s=6, call_timeout_s=6, submission_timeout_s=120))
-
-
 def grade(plan, path: Path, tmp_path: Path, launcher=None):
     from grader.grading.grade import grade_submission
     from grader.sandbox.launcher import LocalLauncher
@@ -80,3 +64,14 @@ def grade(plan, path: Path, tmp_path: Path, launcher=None):
 
 def scores(result) -> dict[str, float]:
     return {q.name: round(q.score, 4) for q in result.questions}
+
+
+def wait_for(condition, timeout: float) -> bool:
+    """Poll ``condition()`` until it holds or ``timeout`` seconds pass; whether it held (tests wait on what they
+    need to see, never for a fixed time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

@@ -2,16 +2,15 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from tests.grader.conftest import GREEDY, SOFTMAX, notebook
+from tests.helpers import GREEDY, REPO, SOFTMAX, notebook
 
 runner = CliRunner()
-SAMPLING = Path(__file__).resolve().parents[2] / "assignments" / "03-sampling"
+SAMPLING = REPO / "assignments" / "03-sampling"
 
 
 def test_a_bad_assignment_folder_fails_with_one_line(tmp_path):

@@ -8,9 +8,10 @@ from nbclient import NotebookClient
 
 from grader.assignment.release import release
 from grader.assignment.spec import load_assignment
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
-SAMPLING = Path(__file__).resolve().parents[2] / "assignments" / "03-sampling"
+SAMPLING = REPO / "assignments" / "03-sampling"
 
 
 def _code(notebook: Path) -> list[str]:

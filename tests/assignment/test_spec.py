@@ -7,8 +7,7 @@ import pytest
 from grader.assignment.spec import load_assignment
 from grader.compare.rules import CloseCompare, DistributionCompare
 from grader.errors import SpecError
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
 
 MINIMAL = """
 id = "demo"

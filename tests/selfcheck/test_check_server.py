@@ -7,6 +7,7 @@ kills whatever server it started; tests/conftest.py keeps the server off for the
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import pytest
 
 from grader.assignment.release import release
 from grader.selfcheck import client, protocol
-from tests.grader.conftest import GREEDY, SOFTMAX, notebook
+from tests.helpers import GREEDY, SOFTMAX, notebook, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -55,15 +56,6 @@ def kill_server(folder: Path) -> None:
     if not wait_for(lambda: server_pid(folder) is None, 15):
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: server_pid(folder) is None, 5)
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def server_log(folder: Path) -> str:
@@ -221,10 +213,11 @@ def test_a_malformed_request_gets_an_error_and_the_server_survives(warm, monkeyp
 def test_a_client_that_goes_away_cancels_its_check(warm, tmp_path):
     """Ctrl-C on a hanging notebook: the next check does not wait for the cell's 30 s timeout."""
     folder, rel = warm
-    hang = notebook(rel, "hang", "import time\nwhile True:\n    time.sleep(0.01)")
+    hang = notebook(rel, "hang", "import time\nopen('hanging', 'w').close()\nwhile True:\n    time.sleep(0.01)")
     env = {**os.environ, "COLUMNS": "120"}
     client = subprocess.Popen([*GRADER, "check", str(hang)], env=env, stdout=subprocess.DEVNULL, cwd="/tmp")
-    time.sleep(3)
+    marker = f"{tempfile.gettempdir()}/grader-check-*/hang-*/work/hanging"  # the check's kernel runs the cell
+    assert wait_for(lambda: glob.glob(marker), 60), "the hanging cell never started"
     client.send_signal(signal.SIGINT)
     client.wait(10)
     started = time.monotonic()

@@ -1,0 +1,190 @@
+"""Attacks on the grade itself: comparison functions patched in the kernel, fake scores printed or written,
+result files too large to read, and values whose ``__eq__`` lies. Nothing the notebook does but return values
+from the graded functions changes its grade."""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import threading
+import time
+
+import pytest
+
+from tests.helpers import GREEDY, SOFTMAX
+from tests.sandbox.attacks.helpers import (
+    FULL,
+    LIMITS,
+    NOTHING,
+    ONLY_GREEDY,
+    ONLY_SOFTMAX,
+    grade,
+    kinds,
+    own_rss_mb,
+    scores,
+)
+
+pytestmark = pytest.mark.slow  # real kernels in real sandboxes
+
+
+# ---------------------------------------------------------------------------------- forged comparisons
+
+
+def test_patched_comparison_functions_in_the_kernel_do_not_make_wrong_values_pass(plan, sandbox, tmp_path):
+    patch = (
+        "import math, torch, numpy, numpy.testing, builtins\n"
+        "torch.allclose = lambda *a, **k: True\n"
+        "torch.equal = lambda *a, **k: True\n"
+        "torch.isclose = lambda a, b, *x, **k: torch.ones(a.shape, dtype=torch.bool)\n"
+        "torch.testing.assert_close = lambda *a, **k: None\n"
+        "numpy.testing.assert_allclose = lambda *a, **k: None\n"
+        "numpy.testing.assert_array_equal = lambda *a, **k: None\n"
+        "numpy.allclose = lambda *a, **k: True\n"
+        "math.isclose = lambda *a, **k: True\n"
+        "torch.Tensor.__eq__ = lambda self, other: True\n"
+        "torch.Tensor.__ne__ = lambda self, other: False\n"
+    )
+    wrong = (
+        "def greedy_next_token(logits):\n    return torch.zeros(logits.shape[0], dtype=torch.int64)\n"
+        "def softmax_with_temperature(logits, temperature):\n    return torch.full_like(logits, 0.2)\n"
+    )
+    graded = grade(plan, sandbox, tmp_path, patch, wrong)
+    assert scores(graded.result) == NOTHING
+    assert set(kinds(graded.result).values()) == {"wrong"}
+
+
+# ------------------------------------------------------------------------------------------- fake scores
+
+
+def test_printed_written_and_preplanted_fake_scores_have_no_effect(plan, sandbox, tmp_path):
+    fake = (
+        "import json, os, threading, time, torch\n"
+        "perfect = {'score': 3.0, 'max_score': 3.0, 'status': 'passed', 'tests': []}\n"
+        "print(json.dumps(perfect))\n"
+        "for name in ('results.json', 'out.json', 'gradebook.csv', 'attacker.json'):\n"
+        "    open(name, 'w').write(json.dumps(perfect))\n"
+        "forged = json.dumps({'status': 'ok', 'value': True, 'score': 1, 'passed': True})\n"
+        "planted = []\n"
+        "for n in range(1, 20):  # in advance: the io folder is the grader's\n"
+        "    try:\n"
+        "        os.makedirs(f'io/call-{n}', exist_ok=True)\n"
+        "        open(f'io/call-{n}/out.json', 'w').write(forged)\n"
+        "        planted.append(n)\n"
+        "    except OSError:\n        pass\n"
+        "def forge():  # and while grading runs: into every call folder the grader creates\n"
+        "    while True:\n"
+        "        for n in range(1, 20):\n"
+        "            path = f'io/call-{n}/out.json'\n"
+        "            try:  # only greedy_next_token's calls (no 'temperature'): softmax stays honest\n"
+        "                greedy = 'temperature' not in open(f'io/call-{n}/in.json').read()\n"
+        "                if greedy and not os.path.exists(path):\n"
+        "                    open(path, 'w').write(forged)\n"
+        "            except OSError:\n                pass\n"
+        "        time.sleep(0.001)\n"
+        "threading.Thread(target=forge, daemon=True).start()\n"
+        "print('planted in advance:', planted)\n"
+    )
+    graded = grade(plan, sandbox, tmp_path, fake, SOFTMAX)  # greedy_next_token is not defined
+    result = graded.result
+    assert scores(result) == ONLY_SOFTMAX and result.score == 2.0
+    # "missing" as written by the harness, or unreadable where the forger's file won the race: never a pass
+    assert {t.kind for t in result.questions[0].tests} <= {"missing", "invalid_output"}
+    assert result.cells[0].status == "ok"
+
+
+# ------------------------------------------------------------------------------------------- huge values
+
+
+def test_a_200_million_element_tensor_is_refused_before_copying(plan, sandbox, tmp_path):
+    huge = (  # 200 million elements (1.6 GB as int64) that cost the kernel 8 bytes
+        "import torch\ndef greedy_next_token(logits):\n"
+        "    return torch.zeros(1, dtype=torch.int64).expand(200_000_000)\n"
+    )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    graded = grade(plan, sandbox, tmp_path, huge, SOFTMAX)
+    result = graded.result
+    assert scores(result) == ONLY_SOFTMAX
+    assert set(kinds(result)[t.name] for t in result.questions[0].tests) == {"too_large"}
+    assert result.cells[0].status == "ok"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000  # KiB: not copied
+
+
+def test_an_oversized_result_file_written_past_the_harness_is_not_read(plan, sandbox, tmp_path):
+    small = dataclasses.replace(plan, limits=LIMITS.model_copy(update={"return_bytes": 1_000_000}))
+    bypass = (
+        "import sys, torch\n"
+        "def softmax_with_temperature(logits, temperature):\n"
+        "    module = sys.modules['__grader_harness_module__']\n"
+        "    def write(folder, result, max_bytes=0):  # no size check: a 50 MB tensor file\n"
+        "        import os\n"
+        "        with open(os.path.join(folder, 'out.json'), 'w') as f:\n"
+        '            f.write(\'{"value": {"status": "ok", "value": {"$tensor": "t0"}}}\')\n'
+        "        with open(os.path.join(folder, 'out.safetensors'), 'wb') as f:\n"
+        "            f.write(b'\\0' * (50 << 20))\n"
+        "    module._write = write\n"
+        "    return torch.softmax(logits / temperature, dim=-1)\n"
+    )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    graded = grade(small, sandbox, tmp_path, GREEDY, bypass)
+    result = graded.result
+    assert scores(result) == ONLY_GREEDY
+    softmax = result.questions[1].tests[0]
+    assert softmax.kind == "invalid_output", softmax
+    assert "more than the limit of 1000000" in softmax.output, softmax.output
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 40_000  # KiB: 50 MB never read
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "not covered: the host's ZMQ client accepts a message of any size, and jupyter_client + nbclient hold it "
+        "about 3 times (bytes, parsed JSON, str(content) for the output budget) before the output budget cuts it: "
+        "a 150 MB print costs the host ~450 MB, bounded only by the kernel's memory limit, per concurrent job. "
+        "Fix: zmq.MAXMSGSIZE on the client's context (KernelSession._start)"
+    ),
+)
+def test_a_single_huge_output_message_costs_the_host_little(plan, sandbox, tmp_path):
+    flood = "import sys\nsys.stdout.write('x' * (150 << 20)); sys.stdout.flush()"
+    base, peak, stop = own_rss_mb(), [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], own_rss_mb())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        graded = grade(plan, sandbox, tmp_path, GREEDY, flood, SOFTMAX)
+    finally:
+        stop.set()
+        watcher.join()
+    assert scores(graded.result) == FULL
+    print("host memory growth while grading:", peak[0] - base, "MB")
+    assert peak[0] - base < 100
+
+
+# ------------------------------------------------------------------------------------------ lying values
+
+
+def test_values_whose_eq_lies_never_pass(plan, sandbox, tmp_path):
+    liars = (
+        "import torch\n"
+        "class Liar(torch.Tensor):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    __ne__ = lambda self, other: False\n"
+        "class Anything:\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = object.__hash__\n"
+        "    shape = dtype = property(lambda self: self)\n"
+        "def greedy_next_token(logits):\n"
+        "    return torch.zeros(logits.shape[0], dtype=torch.int64).as_subclass(Liar)  # wrong values\n"
+        "def softmax_with_temperature(logits, temperature):\n"
+        "    return Anything()\n"
+    )
+    graded = grade(plan, sandbox, tmp_path, liars)
+    result = graded.result
+    assert scores(result) == NOTHING
+    got = kinds(result)
+    assert got["greedy_next_token: random"] in ("wrong", "unencodable", "invalid_output"), got
+    assert got["softmax_with_temperature: t=2"] == "unencodable", got
