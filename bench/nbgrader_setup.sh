@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A separate virtual environment with nbgrader 0.9.6 + nbconvert for bench/speed.py (the peer baseline).
-# Recipe of shared/research/nbgrader-baseline.md, section 2: torch==2.13.0 first (the local CPU wheel;
+# The recipe: torch==2.13.0 first (the local CPU wheel;
 # never another torch), then nbgrader, nbconvert and ipykernel under a constraint that keeps that torch.
 # Everything lives in .bench/ (git-ignored): the venv and the Jupyter/IPython state dirs. Idempotent.
 #

@@ -2,9 +2,5 @@
 summary (``summary.html.j2``).
 
 This folder is installed as the package ``grader.templates`` (``package-dir`` in pyproject.toml), so the
-templates travel inside the wheel and are found the same way from a checkout, an editable install or a wheel.
+templates travel inside the wheel; :func:`grader.common.templates.template_folder` finds them.
 """
-
-from pathlib import Path
-
-FOLDER = Path(__file__).resolve().parent

@@ -1,4 +1,5 @@
-"""Moodle's names for submissions and feedback files (shared/research/ecosystem.md, section 1).
+"""Moodle's names for submissions and feedback files (``mod/assign/classes/downloader.php`` and the feedback-zip
+importer ``mod/assign/feedback/file`` in Moodle's source).
 
 "Download all submissions" names each student's files after ``<Full name>_<participant id>_<subtype>_<type>``:
 

@@ -51,7 +51,7 @@ class Timeouts:
     check_server_idle_s: float = _setting(900.0, "A server exits after this long without a request.")
     check_server_lock_s: float = _setting(10.0, "A new server waits this long for a stale one to let go of the lock.")
     check_server_tick_s: float = _setting(30.0, "How often an idle server checks whether its code or socket changed.")
-    check_server_stop_s: float = _setting(10.0, "``stop()`` waits this long for the server to exit.")
+    check_server_stop_s: float = _setting(10.0, "How long ``stop()`` waits for the server to exit.")
 
 
 TIMEOUTS = Timeouts()

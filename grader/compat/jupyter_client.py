@@ -13,7 +13,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 # The private coroutines overridden below, with the arguments they are called with (checked by the contract test).
 OVERRIDDEN = {
-    "_async_pre_start_kernel": ("self", "kw"),
+    "_async_pre_start_kernel": ("self", "transport_encryption", "kw"),
     "_async_launch_kernel": ("self", "kernel_cmd", "kw"),
     "_async_interrupt_kernel": ("self",),
     "_async_wait": ("self", "pollinterval"),

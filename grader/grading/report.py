@@ -1,4 +1,4 @@
-"""Feedback reports rendered from the Jinja templates of :mod:`grader.templates` (HTML with autoescape; Markdown
+"""Feedback reports rendered from the Jinja templates in ``templates/`` (HTML with autoescape; Markdown
 with fenced student text).
 
 Everything that can carry student-controlled text (error messages, cell messages) is escaped: HTML by
@@ -13,14 +13,14 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from grader import templates
+from grader.common.templates import template_folder
 from grader.grading.results import SubmissionResult
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(templates.FOLDER)),
+        loader=FileSystemLoader(str(template_folder())),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,6 +1,6 @@
 """One memory and process budget for everything a submission runs: a cgroup per sandbox slot.
 
-Rlimits cap one process (three children at 3 GiB each used 8.4 GiB together, shared/research/sandbox.md);
+Rlimits cap one process (measured: three children at 3 GiB each used 8.4 GiB together);
 a cgroup caps the submission. Both layouts are handled:
 
 - cgroup v2 (most current distributions): one folder with ``memory.max`` and ``pids.max``. The parent

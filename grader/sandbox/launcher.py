@@ -8,7 +8,7 @@ Whatever the launcher, the kernel
 - talks over ZMQ's ``ipc`` transport (unix sockets in ``run.ipc``), which also crosses network namespaces;
 - starts in ``run.work``, the only folder it may write besides its private /tmp;
 - gets a scrubbed environment with one thread per numeric library (parallel kernels with torch's
-  default thread pools ran several times slower on a 2-core machine, see shared/research/sandbox.md);
+  default thread pools ran several times slower on a 2-core machine, as measured when this was built);
 - sees each asset (e.g. the course model folder) at ``launcher.asset_path(name, host_path)``.
 """
 

@@ -12,7 +12,7 @@ import stat
 import sys
 from pathlib import Path
 
-from grader import templates
+from grader.common.templates import template_folder
 
 PROTOCOL = 1
 ENV_DISABLE = "LLM_GRADER_NO_SERVER"  # any value but "" and "0": ``grader check`` never uses the server
@@ -116,7 +116,7 @@ def code_digest() -> str:
     interpreter, and the installed packages (a site-packages folder's mtime changes when pip adds or
     removes one). A client and a server with different digests never talk: the server is replaced."""
     h = hashlib.sha256(f"{PROTOCOL}\0{sys.prefix}\0{os.path.realpath(sys.executable)}\0{sys.version}\0".encode())
-    files = sorted(_PACKAGE.rglob("*.py")) + sorted(templates.FOLDER.glob("*.j2"))
+    files = sorted(_PACKAGE.rglob("*.py")) + sorted(template_folder().glob("*.j2"))
     for path in files:
         h.update(str(path).encode() + b"\0")
         try:

@@ -1,4 +1,4 @@
-"""Exports in the formats LMSs read back (shared/research/ecosystem.md sections 1.2, 1.3, 3 and 5)."""
+"""Exports in the formats LMSs read back: Moodle's worksheet and feedback zip, Canvas's CSV, JUnit XML."""
 
 import csv
 import io

@@ -1,4 +1,5 @@
-"""Moodle's offline grading worksheet (shared/research/ecosystem.md, 1.3): grades back into an assignment.
+"""Moodle's offline grading worksheet (``mod/assign/feedback/offline`` in Moodle's source): grades back into an
+assignment.
 
 Moodle's importer finds its columns by *exact* header text in the uploading user's language (Identifier,
 Grade, Last modified (grade), and the feedback comments column), reads the participant id after the

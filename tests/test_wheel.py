@@ -1,0 +1,119 @@
+"""The built wheel works on its own: installed into a fresh virtual environment and run from a folder outside
+the repository, it grades example submissions (sandboxed, as a TA would), renders the reports, and a student's
+``grader check`` of a release works through the check server. Editable installs hide packaging bugs (templates
+that do not ship, a zygote that finds the grader only through the repository); this test is where they show.
+
+The fresh environment gets its dependencies as hard links of this environment's site-packages (no network,
+seconds instead of minutes), but never this environment's grader: only the wheel's.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
+SAMPLING = REPO / "assignments" / "03-sampling"
+EXAMPLES = ("correct", "bug_greedy_float", "missing_beam_search")
+OUR_OWN = ("__editable__", "llm_course_grader", "grader", "reference", "__pycache__")
+
+
+def run(command: list, cwd: Path, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """``source`` copied into ``target`` as hard links (a plain copy across file systems)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link, symlinks=True, dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, dict]:
+    """(the fresh environment's bin folder, the environment to run it in): the wheel, built now, installed."""
+    root = tmp_path_factory.mktemp("wheel")
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist", REPO]
+    run(command, root, dict(os.environ))
+    wheel = next((root / "dist").glob("llm_course_grader-*.whl"))
+    venv = root / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", venv], root, dict(os.environ))
+    ours = Path(sysconfig.get_paths()["purelib"])
+    theirs = next((venv / "lib").glob("python*/site-packages"))
+    for entry in ours.iterdir():
+        if not entry.name.startswith(OUR_OWN):
+            (link_tree if entry.is_dir() else lambda s, t: shutil.copy2(s, t))(entry, theirs / entry.name)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(PATH=f"{venv / 'bin'}:/usr/bin:/bin", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", COLUMNS="200")
+    if (REPO / ".cache" / "models").is_dir():  # the course model scripts/setup.sh built: no second build
+        env["LLM_COURSE_CACHE"] = str(REPO / ".cache" / "models")
+    run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--no-deps", wheel], root, env)
+    return venv / "bin", env
+
+
+def test_the_grader_comes_from_the_wheel_with_its_templates(installed, tmp_path):
+    bin_folder, env = installed
+    code = "import grader, grader.common.templates as t; print(grader.__file__); print(t.template_folder())"
+    package, templates = run([bin_folder / "python", "-c", code], tmp_path, env).stdout.split()
+    assert "site-packages" in package and not package.startswith(str(REPO))
+    assert {p.name for p in Path(templates).glob("*.j2")} == {"feedback.html.j2", "feedback.md.j2", "summary.html.j2"}
+
+
+def test_it_grades_examples_in_the_sandbox_and_renders_the_reports(installed, tmp_path):
+    bin_folder, env = installed
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for name in EXAMPLES:
+        shutil.copy(SAMPLING / "examples" / f"{name}.ipynb", submissions)
+    sandbox = [] if os.geteuid() == 0 and shutil.which("bwrap") else ["--no-sandbox"]
+    graded = run(
+        [bin_folder / "grader", "grade", SAMPLING, submissions, "--out", "out", "--quiet", *sandbox], tmp_path, env
+    )
+    if not sandbox:  # the zygote (python -m grader.sandbox.zygote.server) found the installed grader
+        assert "fast start: kernels forked from a zygote" in graded.stdout, graded.stdout
+    expected = tomllib.loads((SAMPLING / "examples" / "expected.toml").read_text())
+    with open(tmp_path / "out" / "gradebook.csv", newline="") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert set(rows) == set(EXAMPLES)
+    for name in EXAMPLES:
+        for function, points in expected[name].items():
+            assert float(rows[name][function]) == pytest.approx(points), (name, function)
+        assert rows[name]["status"] == "graded", rows[name]
+    assert float(rows["correct"]["score"]) == float(rows["correct"]["max_score"])
+    shutil.rmtree(tmp_path / "out" / "reports")
+    run([bin_folder / "grader", "report", "out"], tmp_path, env)
+    report = (tmp_path / "out" / "reports" / "bug_greedy_float.html").read_text()
+    assert "greedy_next_token" in report and "What to look at" in report
+    assert (tmp_path / "out" / "summary.html").is_file()
+
+
+def test_a_student_checks_a_release_through_the_check_server(installed, tmp_path):
+    bin_folder, env = installed
+    env = {**env, "LLM_GRADER_SERVER_DIR": str(tmp_path / "server"), "LLM_GRADER_NO_SERVER": ""}
+    run([bin_folder / "grader", "release", SAMPLING, "--out", "release"], tmp_path, env)
+    shutil.copy(SAMPLING / "examples" / "correct.ipynb", tmp_path / "release" / "mine.ipynb")
+    try:
+        done = run([bin_folder / "grader", "check", "release/mine.ipynb"], tmp_path, env)
+        stop = "from grader.selfcheck.client import stop; print(stop())"
+        assert run([bin_folder / "python", "-c", stop], tmp_path, env).stdout.strip() == "True"  # it was running
+    finally:
+        subprocess.run([bin_folder / "python", "-c", "from grader.selfcheck.client import stop; stop()"], env=env)
+    assert "FAIL" not in done.stdout and "hidden test(s) are not run here" in done.stdout, done.stdout
+    assert (tmp_path / "release" / ".feedback" / "mine.html").is_file()
