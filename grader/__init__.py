@@ -1,13 +1,14 @@
-"""Autograder for the 'Engineering for LLMs' course.
+"""Autograder for the 'Engineering for LLMs' course. ARCHITECTURE.md says which subpackage does what.
 
 Library API (the CLI in grader/cli.py is a thin shell over these):
-    grader.assignment.spec.load_assignment       read and validate an assignment folder
-    grader.assignment.groundtruth.build_plan     every case's inputs and expected value
-    grader.assignment.release.release            build the student release
-    grader.grading.grade.grade_submission     grade one notebook against a plan
-    grader.batch.run.grade_all            grade a folder of submissions in parallel
-    grader.selfcheck.check.check_notebook       a student's self-check on the public tests
-    grader.selfcheck.check                      the same from inside a notebook: check("top_p_filter")
+    grader.assignment.spec.load_assignment         read and validate an assignment folder
+    grader.assignment.groundtruth.build_plan       every case's inputs and expected value
+    grader.assignment.release.release              build the student release
+    grader.authoring.validate.validate             is an assignment ready to release?
+    grader.grading.grade.grade_submission          grade one notebook against a plan
+    grader.batch.run.grade_batch                   grade a class into a gradebook, resumable, in parallel
+    grader.selfcheck.check.check_notebook          a student's self-check on the public tests
+    grader.check                                   the same from inside a notebook: check("top_p_filter")
 """
 
 __version__ = "0.1.0"

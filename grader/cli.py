@@ -170,7 +170,7 @@ def grade(
     console.print(f"{len(intake.submissions)} submission(s) found ({intake.layout} layout)")
     for issue in intake.issues:
         console.print(f"[yellow]skipped:[/yellow] {issue}", soft_wrap=True)
-    settings = BatchSettings(jobs=jobs or os.cpu_count() or 1, regrade=regrade, only=student)
+    settings = BatchSettings(jobs=jobs, regrade=regrade, only=student)
     with _BatchProgress(quiet) as progress:
         try:
             summary = asyncio.run(grade_batch(plan, intake, out, launcher, settings, progress))

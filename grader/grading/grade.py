@@ -120,10 +120,9 @@ async def grade_questions(
     started = time.perf_counter()
     results = []
     for question in questions:
-        total_weight = sum(c.weight for c in question.cases)
         tests = [
-            _judge(question, case, question.points * case.weight / total_weight, next(outcomes), resolve)
-            for case in question.cases
+            _judge(question, case, points, next(outcomes), resolve)
+            for case, points in zip(question.cases, case_points(question), strict=True)
         ]
         results.append(
             QuestionResult(
@@ -132,6 +131,12 @@ async def grade_questions(
         )
     timings["compare"] = timings.get("compare", 0.0) + time.perf_counter() - started
     return results
+
+
+def case_points(question: QuestionPlan) -> list[float]:
+    """Each case's share of the question's points, by weight."""
+    total = sum(c.weight for c in question.cases)
+    return [question.points * c.weight / total for c in question.cases]
 
 
 def _judge(
@@ -169,8 +174,7 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKi
 def all_failed(plan: GradingPlan, kind: FailureKind, message: str) -> list[QuestionResult]:
     results = []
     for q in plan.questions:
-        total = sum(c.weight for c in q.cases)
-        tests = [_test(q, c, q.points * c.weight / total, kind, message) for c in q.cases]
+        tests = [_test(q, c, points, kind, message) for c, points in zip(q.cases, case_points(q), strict=True)]
         results.append(QuestionResult(name=q.function, score=0.0, max_score=q.points, tests=tests))
     return results
 
