@@ -58,8 +58,12 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     ours = Path(sysconfig.get_paths()["purelib"])
     theirs = next((venv / "lib").glob("python*/site-packages"))
     for entry in ours.iterdir():
-        if not entry.name.startswith(OUR_OWN):
-            (link_tree if entry.is_dir() else lambda s, t: shutil.copy2(s, t))(entry, theirs / entry.name)
+        if entry.name.startswith(OUR_OWN):
+            continue
+        if entry.is_dir():
+            link_tree(entry, theirs / entry.name)
+        else:
+            shutil.copy2(entry, theirs / entry.name)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(PATH=f"{venv / 'bin'}:/usr/bin:/bin", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", COLUMNS="200")
     if (REPO / ".cache" / "models").is_dir():  # the course model scripts/setup.sh built: no second build

@@ -14,11 +14,10 @@ from pathlib import Path
 IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder this ``grader`` package was imported from
 
 
-def child_pythonpath(inherited: str | None = None) -> str | None:
-    """The ``PYTHONPATH`` for a child that must import this grader: ``inherited`` alone when the child's
-    interpreter finds this grader anyway (it lives in a site-packages folder), else this grader's import root
-    first."""
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a child that must import this grader: as it is when the child's interpreter finds this grader
+    anyway (it lives in a site-packages folder), else with this grader's import root first on ``PYTHONPATH``."""
     sites = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
     if IMPORT_ROOT in sites:
-        return inherited or None
-    return os.pathsep.join(filter(None, [str(IMPORT_ROOT), inherited]))
+        return dict(env)
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_ROOT), env.get("PYTHONPATH")]))}

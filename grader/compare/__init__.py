@@ -3,8 +3,8 @@
 =============  ==============================  ===================================================
 rule           judge                           passes when
 =============  ==============================  ===================================================
-exact          :func:`values.judge`            same types, structure, shapes, dtypes and elements
-close          :func:`values.judge`            the same within ``atol + rtol * |expected|``
+exact          :func:`values.judge_exact`      same types, structure, shapes, dtypes and elements
+close          :func:`values.judge_close`      the same within ``atol + rtol * |expected|``
 distribution   :func:`distribution.judge`      many draws fit the reference's probabilities
 rag            :func:`rag.judge`               the prompt holds the retrieved documents; greedy answer
 prompt         :func:`rag.judge_prompt`        every context, in order, before the question
@@ -26,8 +26,8 @@ from grader.compare.verdict import CallContext, Verdict
 Judge = Callable[[Rule, object, object, CallContext], Verdict]
 
 JUDGES: dict[type[Rule], Judge] = {
-    ExactCompare: values.judge,
-    CloseCompare: values.judge,
+    ExactCompare: values.judge_exact,
+    CloseCompare: values.judge_close,
     DistributionCompare: distribution.judge,
     RagCompare: rag.judge,
     PromptCompare: rag.judge_prompt,

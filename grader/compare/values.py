@@ -19,9 +19,14 @@ from grader.compare.rules import CloseCompare, ExactCompare
 from grader.compare.verdict import PASS, CallContext, Verdict
 
 
-def judge(rule: ExactCompare | CloseCompare, expected, actual, context: CallContext) -> Verdict:
-    """``exact`` or ``close``, by the rule's type (the call's context plays no part)."""
-    return _compare(expected, actual, rule if isinstance(rule, CloseCompare) else None, "result")
+def judge_exact(rule: ExactCompare, expected, actual, context: CallContext) -> Verdict:
+    """``exact``: the call's context plays no part."""
+    return _compare(expected, actual, None, "result")
+
+
+def judge_close(rule: CloseCompare, expected, actual, context: CallContext) -> Verdict:
+    """``close``: the call's context plays no part."""
+    return _compare(expected, actual, rule, "result")
 
 
 def _compare(expected, actual, close: CloseCompare | None, path: str) -> Verdict:

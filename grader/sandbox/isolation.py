@@ -17,9 +17,9 @@ from grader.sandbox.launcher import Launcher, LocalLauncher
 def sandbox_status() -> tuple[bool, str]:
     if not sys.platform.startswith("linux"):
         return False, f"the sandbox needs Linux (this is {sys.platform})"
-    from grader.sandbox import bubblewrap as sandbox
+    from grader.sandbox import bubblewrap
 
-    return sandbox.available()
+    return bubblewrap.available()
 
 
 def choose_launcher(
@@ -85,9 +85,9 @@ def doctor() -> list[tuple[str, str, str]]:
     ok, reason = sandbox_status()
     rows = [("sandbox", "yes" if ok else "no", reason)]
     if sys.platform.startswith("linux"):
-        from grader.sandbox import bubblewrap as sandbox
+        from grader.sandbox import bubblewrap
 
-        rows += sandbox.isolation_report()
+        rows += bubblewrap.isolation_report()
     return rows
 
 

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.common.process import child_pythonpath
+from grader.common.process import child_env
 from grader.common.settings import TIMEOUTS
 from grader.selfcheck.protocol import (
     ENV_IDLE,
@@ -152,10 +152,7 @@ def _spawn(folder: Path):
     idle = os.environ.get(ENV_IDLE) or str(TIMEOUTS.check_server_idle_s)
     log = log_path(folder)
     mode = "ab" if log.exists() and log.stat().st_size < 1 << 20 else "wb"
-    env = dict(os.environ)
-    pythonpath = child_pythonpath(env.get("PYTHONPATH"))
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
+    env = child_env(dict(os.environ))
     with open(log, mode) as out:
         return subprocess.Popen(
             [sys.executable, "-m", "grader.selfcheck.server", "--dir", str(folder), "--idle", idle],

@@ -40,8 +40,8 @@ class Launchers:
     """The warm launcher (with the zygote, torch and transformers imported): one, for the latest assets.
 
     Made by :func:`grader.sandbox.isolation.start_launcher_for` exactly as an in-process ``grader check`` makes
-    it; replaced
-    when the assets differ or their folders changed (the zygote's mount namespace holds the old ones)."""
+    it; replaced when the assets differ or their folders changed (the zygote's mount namespace holds the old
+    ones)."""
 
     def __init__(self):
         self.key = None

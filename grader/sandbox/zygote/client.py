@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from grader.common.process import child_pythonpath
+from grader.common.process import child_env
 from grader.common.settings import TIMEOUTS
 from grader.errors import SandboxUnavailable
 from grader.sandbox.launcher import KERNEL_ENV
@@ -27,10 +27,7 @@ class ZygoteClient:
         until :meth:`wait_ready`."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # Thread counts must be set before torch is imported; nothing else of the grader's environment goes in.
-        env = {**KERNEL_ENV, "PATH": "/usr/bin:/bin"}
-        pythonpath = child_pythonpath()
-        if pythonpath:
-            env["PYTHONPATH"] = pythonpath
+        env = child_env({**KERNEL_ENV, "PATH": "/usr/bin:/bin"})
         self._process = subprocess.Popen(
             [sys.executable, "-m", "grader.sandbox.zygote.server", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
