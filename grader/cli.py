@@ -15,10 +15,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grader.common.text import printable
 from grader.errors import GraderError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Autograder for the 'Engineering for LLMs' course.")
 console = Console(highlight=False)
+
+
+def untrusted(value) -> str:
+    """A string that may come from a submission (a file name, a message), for ``console.print``: no control
+    characters, markup escaped (``[/x]`` in a file name prints as text instead of crashing rich)."""
+    return escape(printable(str(value)))
+
+
 OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS")
 
 
@@ -32,7 +41,7 @@ def _offline() -> None:
 
 
 def _fail(exc: Exception) -> NoReturn:
-    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+    console.print(f"[red]error:[/red] {untrusted(exc)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -169,7 +178,7 @@ def grade(
     console.print(notice)
     console.print(f"{len(intake.submissions)} submission(s) found ({intake.layout} layout)")
     for issue in intake.issues:
-        console.print(f"[yellow]skipped:[/yellow] {issue}", soft_wrap=True)
+        console.print(f"[yellow]skipped:[/yellow] {untrusted(issue)}", soft_wrap=True)
     settings = BatchSettings(jobs=jobs, regrade=regrade, only=student)
     with _BatchProgress(quiet) as progress:
         try:
@@ -193,7 +202,7 @@ def _start_launcher(assets: dict[str, Path], notebook: Path | None, no_sandbox: 
 def _print_summary(summary, out: Path) -> None:
     for exported in summary.exports:
         for warning in exported.warnings:
-            console.print(f"[yellow]{exported.format}:[/yellow] {warning}", soft_wrap=True)
+            console.print(f"[yellow]{exported.format}:[/yellow] {untrusted(warning)}", soft_wrap=True)
     if summary.skipped:
         console.print(f"{summary.skipped} submission(s) already graded, skipped (--regrade to grade them again)")
     console.print(
@@ -292,7 +301,7 @@ def export(
     for exported in done:
         console.print(f"{exported.format}: {exported.path}")
         for warning in exported.warnings:
-            console.print(f"  [yellow]warning:[/yellow] {warning}", soft_wrap=True)
+            console.print(f"  [yellow]warning:[/yellow] {untrusted(warning)}", soft_wrap=True)
 
 
 @app.command()

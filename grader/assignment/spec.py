@@ -44,6 +44,9 @@ class Limits(_Strict):
     max_processes: int = Field(64, ge=8, description="Processes and threads the submission may run at once.")
     cpu_time_s: int = Field(900, ge=10, description="CPU seconds per process (a backstop over the wall limits).")
     file_size_mb: int = Field(256, ge=1, description="Largest file the submission may write.")
+    disk_mb: int = Field(
+        512, ge=16, description="All the files the submission may write together (sandboxed; /tmp has its own 256 MB)."
+    )
     open_files: int = Field(512, ge=64, description="Open file descriptors per process.")
     output_bytes: int = Field(1_000_000, ge=1000, description="Notebook output kept per submission; the rest is cut.")
     return_bytes: int = Field(64_000_000, ge=1000, description="Largest value a graded function may return.")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from grader.batch import moodle
 from grader.batch.safezip import UnpackLimits, unpack
+from grader.common.text import one_line, printable
 from grader.errors import GraderError
 from grader.grading.results import SubmissionStatus
 
@@ -87,8 +88,13 @@ def load_submissions(source: Path, notebook_name: str, unpack_to: Path, limits: 
     else:
         subs, skipped = find_submissions(source, notebook_name), []
         layout = "folder"
-    subs = [_check_size(s, limits.max_notebook_bytes) for s in subs]
-    return Intake(sorted(subs, key=_order), layout, source, issues + skipped)
+    subs = [_printable(_check_size(s, limits.max_notebook_bytes)) for s in subs]
+    return Intake(sorted(subs, key=_order), layout, source, [one_line(i, 1000) for i in issues + skipped])
+
+
+def _printable(sub: Submission) -> Submission:
+    """File names end up in notes and problems: no control characters from them reach a terminal or a file."""
+    return replace(sub, note=printable(sub.note), problem=printable(sub.problem))
 
 
 def _clear(folder: Path) -> None:
@@ -111,7 +117,7 @@ def find_submissions(folder: Path, notebook_name: str) -> list[Submission]:
         if entry.is_file() and (entry.suffix in NOT_SUBMISSIONS or entry.name.upper().startswith("README")):
             continue
         if entry.is_file():  # whatever else it is: a wrong file type gets a clear per-student message
-            sub = Submission(entry.stem, entry)
+            sub = Submission(one_line(entry.stem), entry)
         elif entry.is_dir():
             sub = _from_student_folder(entry, notebook_name)
         else:
@@ -131,11 +137,11 @@ def _one_of(subs: list[Submission]) -> Submission:
 def _from_student_folder(folder: Path, notebook_name: str) -> Submission:
     files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
     files = [p for p in files if ".ipynb_checkpoints" not in p.relative_to(folder).parts]
-    return choose_notebook(folder.name, files, notebook_name, folder / "(no notebook)")
+    return choose_notebook(one_line(folder.name), files, notebook_name, folder / "(no notebook)")
 
 
 def _from_participant(p: moodle.Participant, notebook_name: str, refused: list[str]) -> Submission:
-    name = sorted(p.names)[0] if p.names else ""
+    name = one_line(sorted(p.names)[0]) if p.names else ""
     placeholder = p.files[0] if p.files else Path(f"{name}_{p.pid}_assignsubmission_file")
     sub = choose_notebook(p.pid, p.files, notebook_name, placeholder, name)
     if len(p.names) > 1:

@@ -9,7 +9,7 @@ error, reported as a :class:`CallOutcome` and never raised.
 from __future__ import annotations
 
 import functools
-import json
+import os
 import sys
 import types
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ import torch
 
 from grader.boundary import kernel_side, wire
 from grader.boundary.safeio import UnsafeFile, read_untrusted
+from grader.common.text import clip
 
 HARNESS_NAME = "__grader_harness__"
 
@@ -27,7 +28,7 @@ HARNESS_NAME = "__grader_harness__"
 # What the harness in the kernel writes as a call's status (grader/boundary/kernel_side.py), and what the host adds:
 # a result it could not read, a call stopped by its time limit, a kernel that died during it.
 KernelStatus = Literal["ok", "missing", "not_callable", "exception", "too_large", "unencodable", "interrupted"]
-CallStatus = KernelStatus | Literal["invalid_output", "timeout", "dead"]
+CallStatus = KernelStatus | Literal["invalid_output", "timeout", "dead", "not_run"]
 KERNEL_STATUSES: frozenset[str] = frozenset(get_args(KernelStatus))
 
 
@@ -91,8 +92,20 @@ def write_inputs(folder: Path, kwargs: dict) -> None:
     folder.chmod(0o777)
 
 
-def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
-    """Read and validate what the harness wrote; every problem becomes a failed :class:`CallOutcome`."""
+def mark_skipped(folder: Path) -> None:
+    """Tell the harness not to make the call of ``folder`` (its function already timed out twice).
+
+    Only saves time: whatever the kernel then writes there, the host records the call as not run."""
+    try:
+        os.close(os.open(folder / "skip", os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644))
+    except OSError:
+        pass  # the kernel made it first, or a symlink: the host decides the outcome anyway
+
+
+def read_outcome(folder: Path, max_bytes: int, repeat: int = 1) -> CallOutcome:
+    """Read and validate what the harness wrote for a call made ``repeat`` times; every problem becomes a failed
+    :class:`CallOutcome`. A repeated call's results must be exactly ``repeat`` values (a forged result of
+    millions of empty rows costs its 72 bytes of data, not millions of tensors)."""
     try:
         json_bytes = read_untrusted(folder / "out.json", 1 << 20)
         tensor_bytes = read_untrusted(folder / "out.safetensors", max_bytes)
@@ -103,13 +116,21 @@ def read_outcome(folder: Path, max_bytes: int) -> CallOutcome:
         return CallOutcome("invalid_output", message="the call's result is malformed")
     status = result["status"] if result["status"] in KERNEL_STATUSES else "invalid_output"  # e.g. a forged one
     if result["status"] == "ok":
-        observed = result.get("observed")
-        value = result.get("value")
-        if "stacked" in result:  # a repeated call's results sent as one tensor (see grader.boundary.kernel_side)
-            stacked = result["stacked"]
-            if not isinstance(stacked, torch.Tensor) or stacked.dim() == 0:
-                return CallOutcome("invalid_output", message="the call's result is malformed")
-            value = list(stacked.unbind(0))
-        return CallOutcome("ok", value=value, observed=observed if isinstance(observed, dict) else None)
+        return _ok_outcome(result, repeat)
     message = result.get("message")
-    return CallOutcome(status, message=message if isinstance(message, str) else json.dumps(message)[:500])
+    return CallOutcome(status, message=clip(message) if isinstance(message, str) else "(no message)")
+
+
+def _ok_outcome(result: dict, repeat: int) -> CallOutcome:
+    observed = result.get("observed")
+    value = result.get("value")
+    if "stacked" in result:  # a repeated call's results sent as one tensor (see grader.boundary.kernel_side)
+        stacked = result["stacked"]
+        if repeat == 1 or not isinstance(stacked, torch.Tensor) or stacked.dim() == 0:
+            return CallOutcome("invalid_output", message="the call's result is malformed")
+        if stacked.shape[0] != repeat:
+            return CallOutcome("invalid_output", message=f"{stacked.shape[0]} results for {repeat} draws")
+        value = list(stacked.unbind(0))
+    elif repeat > 1 and not (isinstance(value, list) and len(value) == repeat):
+        return CallOutcome("invalid_output", message=f"the results of {repeat} draws are malformed")
+    return CallOutcome("ok", value=value, observed=observed if isinstance(observed, dict) else None)

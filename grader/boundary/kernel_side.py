@@ -48,6 +48,9 @@ class Harness:
                 pass
 
     def call(self, name: str, folder: str, repeat: int = 1) -> None:
+        if os.path.lexists(os.path.join(folder, "skip")):  # the host gave up on this function
+            return
+        _create(os.path.join(folder, "started"), b"")  # the host times the call from here
         try:
             result = self._call(name, folder, repeat)
         except KeyboardInterrupt:  # the host's watchdog: it says which status the call gets
@@ -200,18 +203,26 @@ def _describe(exc: BaseException) -> str:
 
 
 def _write(folder: str, result: dict, max_bytes: int = 1 << 20) -> None:
+    """Write a call's result; a value that cannot be encoded (any error, e.g. a sparse, meta or quantized tensor)
+    becomes an ``unencodable`` result, so every call that ran leaves one."""
     try:
         json_bytes, tensor_bytes = dumps(result, max_bytes)
-    except WireError as exc:
-        status = "too_large" if isinstance(exc, WireTooLarge) else "unencodable"
-        json_bytes, tensor_bytes = dumps({"status": status, "message": str(exc)})
+    except WireTooLarge as exc:
+        json_bytes, tensor_bytes = dumps({"status": "too_large", "message": str(exc)})
+    except Exception as exc:
+        why = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"[:500]
+        message = f"returned a value that cannot be sent ({why})"
+        json_bytes, tensor_bytes = dumps({"status": "unencodable", "message": message})
     if len(tensor_bytes) + len(json_bytes) > max_bytes:
         size = len(tensor_bytes) + len(json_bytes)
         json_bytes, tensor_bytes = dumps({"status": "too_large", "message": f"returned {size} bytes"})
-    for name, data in (("out.safetensors", tensor_bytes), ("out.json", json_bytes)):
-        path = os.path.join(folder, name)
-        if os.path.lexists(path):  # e.g. a planted symlink: replace it, never write through it
-            os.unlink(path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+    _create(os.path.join(folder, "out.safetensors"), tensor_bytes)
+    _create(os.path.join(folder, "out.json"), json_bytes)
+
+
+def _create(path: str, data: bytes) -> None:
+    if os.path.lexists(path):  # e.g. a planted symlink: replace it, never write through it
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)

@@ -73,10 +73,14 @@ def _enc(v, depth: int, add):
     if v is None or isinstance(v, (bool, int, float, str)):
         return _scalar(v)
     if isinstance(v, torch.Tensor):
+        if v.layout != torch.strided or v.is_meta or v.is_quantized:
+            raise WireError(f"cannot send a {v.layout} {v.dtype} tensor on {v.device}: return a plain dense one")
         return {"$tensor": add(v)}
     if type(v).__module__ == "numpy" and hasattr(v, "dtype"):
         if getattr(v, "ndim", 0) == 0:  # numpy scalar
             return _enc(v.item(), depth + 1, add)
+        if v.dtype.kind not in "biufc":
+            raise WireError(f"cannot send a numpy array of dtype {v.dtype} (numpy object array?): return numbers")
         return {"$ndarray": add(torch.from_numpy(v.copy()))}
     if isinstance(v, Handle):
         return {"$handle": [v.kind, _enc(v.value, depth + 1, add)]}

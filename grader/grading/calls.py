@@ -3,6 +3,15 @@
 A caller is anything that takes a list of :class:`Call` and returns one
 :class:`~grader.boundary.harness.CallOutcome` per call: :class:`KernelCaller` in grading, an in-process caller
 in the notebook self-check (:mod:`grader.selfcheck.check`).
+
+The rules every call is made under (README, "Time limits"):
+- a call's limit counts from its own start (the harness marks it ``started``; see
+  :mod:`grader.boundary.kernel_side`), never from an earlier call's end;
+- no call is made twice in one grading: a call that began and left no result fails alone;
+- a function that runs out of time is not trusted with the full limit again: its later cases get
+  :func:`retry_limit`, and after a second time-out its remaining cases are not run ("not run: timed out in
+  an earlier case"). A function merely slow on one large case still passes its other cases; one that loops
+  forever costs one full limit plus one short one, whatever its number of cases.
 """
 
 from __future__ import annotations
@@ -10,13 +19,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.boundary import harness
 from grader.common.settings import TIMEOUTS
 from grader.grading.execute import KernelSession
 from grader.sandbox.launcher import RunDir
+
+RETRY_FLOOR_S = 5.0  # the shortest limit a function gets after it timed out once
+NOT_RUN = "not run: timed out in an earlier case"
 
 
 @dataclass(frozen=True)
@@ -28,84 +40,175 @@ class Call:
     repeat: int = 1
 
 
+def retry_limit(limit: float, longest_finished: float) -> float:
+    """The limit of a function's calls after one of them timed out: enough for 3x its slowest finished call
+    (at least :data:`RETRY_FLOOR_S`), never more than ``limit``."""
+    return min(limit, max(RETRY_FLOOR_S, 3 * longest_finished))
+
+
+@dataclass
+class _FunctionRecord:
+    """What the watchdog learnt of one function during this grading."""
+
+    timeouts: int = 0
+    longest_finished: float = 0.0
+
+
+@dataclass
+class _Request:
+    """The host's view of one request: which calls began (``started``), finished, timed out or were skipped."""
+
+    calls: list[Call]
+    folders: list[Path]
+    begun: dict[int, float] = field(default_factory=dict)  # offset -> when the host saw it start
+    limits: dict[int, float] = field(default_factory=dict)  # offset -> the limit it ran under
+    timed_out: set[int] = field(default_factory=set)
+    skipped: set[int] = field(default_factory=set)
+
+
 class KernelCaller:
     """Makes a submission's calls in its kernel through the harness, all in one request (see
-    :mod:`grader.boundary.kernel_side`): each call's inputs and result are a folder of files. A watchdog gives each
-    call its own time limit, counted from the previous call's result file: past it the kernel is interrupted
-    (the harness goes on with the next call); a call that ignores the interrupt gets the kernel restarted, and
-    a new request makes the calls that are left."""
+    :mod:`grader.boundary.kernel_side`): each call's inputs and result are a folder of files. The watchdog
+    (module docstring) interrupts a call past its limit (the harness goes on with the next call); a call that
+    ignores the interrupt gets the kernel restarted, and a new request makes the calls not yet begun.
+
+    Each ``await caller(calls)`` writes only those calls' inputs: the grader makes the public calls, reads
+    their results, and only then writes the hidden calls' inputs (:func:`grader.grading.grade.grade_questions`).
+    """
 
     def __init__(self, session: KernelSession, run: RunDir, deadline: float):
         self.session, self.run, self.deadline = session, run, deadline
+        self.functions: dict[str, _FunctionRecord] = {}
+        self._folders_made = 0
 
     async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
-        folders = []
-        for i, call in enumerate(calls, 1):
-            folders.append(f"{self.run.calls.name}/call-{i}")
-            harness.write_inputs(self.run.work / folders[-1], call.kwargs)
-        outcomes: list[harness.CallOutcome | None] = [None] * len(calls)
+        folders = [self._write_inputs(call) for call in calls]
+        unwritten = harness.CallOutcome("not_run", message="its inputs could not be written (the folder is full)")
+        outcomes: list[harness.CallOutcome | None] = [None if f else unwritten for f in folders]
         start = 0
         while start < len(calls) and self.deadline - time.monotonic() > 1:
             if not self.session.usable:
-                outcomes[start:] = [harness.CallOutcome("dead", message=self.session.unusable_reason)] * (
-                    len(calls) - start
-                )
+                dead = harness.CallOutcome("dead", message=self.session.unusable_reason)
+                outcomes[start:] = [dead] * (len(calls) - start)
                 break
             start = await self._request(calls, folders, outcomes, start)
         limit_reached = harness.CallOutcome("timeout", message="the submission's time limit was reached")
         return [outcome or limit_reached for outcome in outcomes]
 
+    def _write_inputs(self, call: Call) -> Path | None:
+        self._folders_made += 1
+        folder = self.run.calls / f"call-{self._folders_made}"
+        try:
+            harness.write_inputs(folder, call.kwargs)
+        except OSError:  # e.g. a result that filled the size-capped folder
+            return None
+        return folder
+
+    def _record(self, function: str) -> _FunctionRecord:
+        return self.functions.setdefault(function, _FunctionRecord())
+
+    def _limit(self, function: str) -> float:
+        limit, record = self.session.limits.call_timeout_s, self._record(function)
+        return retry_limit(limit, record.longest_finished) if record.timeouts else limit
+
     async def _request(self, calls, folders, outcomes, start: int) -> int:
         """Make calls ``start:`` in one request; fill in their outcomes; return the first call still to make."""
-        pending = range(start, len(calls))
-        source = harness.calls_source([(calls[i].function, folders[i], calls[i].repeat) for i in pending])
-        request = asyncio.ensure_future(self.session.run(source, -1, self.deadline - time.monotonic(), replay=False))
-        results = [self.run.work / folders[i] for i in pending]
-        timed_out, killed = await self._watch(request, results)
-        record = await request
-        limit = self.session.limits.call_timeout_s
-        for offset, folder in enumerate(results):
-            i = start + offset
-            if offset in timed_out:
-                outcomes[i] = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
-                if killed and offset == max(timed_out):
-                    return i + 1  # the kernel was restarted without the calls after this one
-            elif os.path.lexists(folder / "out.json"):
-                outcome = harness.read_outcome(folder, self.session.limits.return_bytes)
-                if outcome.status == "interrupted":  # the watchdog's interrupt landed in the next call
-                    outcome = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
-                outcomes[i] = outcome
-            else:  # the request ended here: the kernel died, the deadline, or the harness itself broke
-                if record.status == "dead":
-                    outcomes[i] = harness.CallOutcome("dead", message=record.message)
-                elif record.status == "timeout":
-                    return len(calls)  # the submission's deadline: the rest get the time-limit outcome
-                elif offset - 1 in timed_out:
-                    return i  # the interrupt landed between two calls and ended the request: make the rest anew
-                else:
-                    outcomes[i] = harness.read_outcome(folder, self.session.limits.return_bytes)
-                return i + 1
-        return len(calls)
+        pending = [i for i in range(start, len(calls)) if outcomes[i] is None]
+        for i in pending:
+            if self._record(calls[i].function).timeouts >= 2:
+                outcomes[i] = harness.CallOutcome("not_run", message=NOT_RUN)
+        pending = [i for i in pending if outcomes[i] is None]
+        if not pending:
+            return len(calls)
+        request = _Request([calls[i] for i in pending], [folders[i] for i in pending])
+        prefix = self.run.work
+        source = harness.calls_source(
+            [
+                (c.function, str(f.relative_to(prefix)), c.repeat)
+                for c, f in zip(request.calls, request.folders, strict=True)
+            ]
+        )
+        running = asyncio.ensure_future(self.session.run(source, -1, self.deadline - time.monotonic(), replay=False))
+        await self._watch(running, request)
+        record = await running
+        next_call = pending[0]
+        for offset, i in enumerate(pending):
+            if offset in request.skipped:
+                outcomes[i], next_call = harness.CallOutcome("not_run", message=NOT_RUN), i + 1
+            elif offset in request.begun:
+                outcomes[i], next_call = self._outcome(request, offset, record), i + 1
+            else:
+                break  # never began: the next request makes it
+        if record.status == "timeout":
+            return len(calls)  # the submission's deadline: the rest get the time-limit outcome
+        if not request.begun and not request.skipped:  # no call began: the harness is broken or gone
+            why = record.message if record.status != "ok" else "the grading harness made no call"
+            kind = "dead" if record.status == "dead" else "invalid_output"
+            outcomes[start:] = [outcome or harness.CallOutcome(kind, message=why) for outcome in outcomes[start:]]
+            return len(calls)
+        return next_call
 
-    async def _watch(self, request: asyncio.Future, results: list[Path]) -> tuple[set[int], bool]:
-        """Wait for ``request``, interrupting a call that outlives its limit (then killing the kernel if the
-        call ignores the interrupt for ``TIMEOUTS.interrupt_grace_s``). Returns the offsets of the calls stopped, and
-        whether the kernel was killed (for the last of them)."""
-        limit = self.session.limits.call_timeout_s
-        done_calls, since, timed_out, killed = 0, time.monotonic(), set(), False
-        while not request.done():
-            await asyncio.wait({request}, timeout=TIMEOUTS.call_poll_s)
-            while done_calls < len(results) and os.path.lexists(results[done_calls] / "out.json"):
-                done_calls, since = done_calls + 1, time.monotonic()
-            if request.done() or done_calls == len(results):
+    def _outcome(self, request: _Request, offset: int, record) -> harness.CallOutcome:
+        call, folder = request.calls[offset], request.folders[offset]
+        limit = request.limits.get(offset, self._limit(call.function))
+        timeout = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
+        if offset in request.timed_out:
+            return timeout
+        if os.path.lexists(folder / "out.json"):
+            outcome = harness.read_outcome(folder, self.session.limits.return_bytes, call.repeat)
+            return timeout if outcome.status == "interrupted" else outcome
+        if record.status == "dead":
+            return harness.CallOutcome("dead", message=record.message)
+        return harness.CallOutcome("invalid_output", message="the call left no result (the notebook removed it?)")
+
+    async def _watch(self, running: asyncio.Future, request: _Request) -> None:
+        """Wait for ``running``, interrupting a call that outlives its limit (then killing the kernel if the call
+        ignores the interrupt for ``TIMEOUTS.interrupt_grace_s``)."""
+        current, since = 0, time.monotonic()  # until call 0 begins, the harness's start-up counts towards it
+        while not running.done():
+            await asyncio.wait({running}, timeout=TIMEOUTS.call_poll_s)
+            current, since = self._advance(request, current, since)
+            if running.done() or current >= len(request.calls):
                 continue
+            function = request.calls[current].function
+            limit = request.limits.setdefault(current, self._limit(function))
             waited = time.monotonic() - since
-            if done_calls not in timed_out and waited > limit:
-                timed_out.add(done_calls)
+            if current not in request.timed_out and waited > limit:
+                request.timed_out.add(current)
                 since = time.monotonic()
+                self._timed_out(request, current)
                 await self.session.interrupt()
-            elif done_calls in timed_out and waited > TIMEOUTS.interrupt_grace_s:
-                killed = True
+            elif current in request.timed_out and waited > TIMEOUTS.interrupt_grace_s:
                 await self.session.kill()  # the request ends as "dead"; the session restarts the kernel
-                await asyncio.wait({request})
-        return timed_out, killed
+                await asyncio.wait({running})
+
+    def _advance(self, request: _Request, current: int, since: float) -> tuple[int, float]:
+        """Follow the harness: the call now running (the last one begun) and since when it counts."""
+        now = time.monotonic()
+        for offset in range(current, len(request.calls)):
+            if offset in request.skipped or offset in request.begun:
+                continue
+            if not os.path.lexists(request.folders[offset] / "started"):
+                break
+            request.begun[offset] = now
+            self._finished(request, current, now)
+            current, since = offset, now
+        return current, since
+
+    def _finished(self, request: _Request, offset: int, now: float) -> None:
+        """Note how long a call that finished in time took (for :func:`retry_limit`)."""
+        if offset in request.begun and offset not in request.timed_out:
+            record = self._record(request.calls[offset].function)
+            record.longest_finished = max(record.longest_finished, now - request.begun[offset])
+
+    def _timed_out(self, request: _Request, offset: int) -> None:
+        """Count a time-out; at the function's second, mark its later calls of this request to be skipped."""
+        function = request.calls[offset].function
+        record = self._record(function)
+        record.timeouts += 1
+        if record.timeouts < 2:
+            return
+        for later in range(offset + 1, len(request.calls)):
+            if request.calls[later].function == function:
+                harness.mark_skipped(request.folders[later])
+                request.skipped.add(later)

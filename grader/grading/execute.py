@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 import nbformat
 import zmq
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
 
 from grader.assignment.spec import Limits
 from grader.common.settings import TIMEOUTS
+from grader.common.text import clip
 from grader.compat.jupyter_client import note_kernel_info
 from grader.compat.nbclient import cancel_orphaned_polls
 from grader.errors import KernelStartError
@@ -49,10 +50,33 @@ class SessionLog:
     notes: list[str] = field(default_factory=list)
 
 
+# What the host holds of a kernel's messages at most, whatever the kernel sends (README, "Budgets"): ZMQ drops
+# the connection of a peer sending a larger frame (the client reconnects; the message is lost), and queues at
+# most RECEIVE_QUEUE messages per socket before it stops reading. Comm (widget) messages are dropped unread.
+MAX_FRAME_BYTES = 2 << 20
+RECEIVE_QUEUE = 64
+
+
 class _BoundedClient(NotebookClient):
-    """nbclient with a cap on the output kept (a notebook printing gigabytes must not fill the host's memory)."""
+    """nbclient that keeps at most ``output_budget`` characters of output, stores no widget state (nbclient keeps
+    every comm message's state and buffers for its lifetime), and records anything it cannot handle in a
+    kernel's message as a failure of that message, never as the grader's."""
 
     output_budget: int = 1_000_000
+    store_widget_state = False
+
+    def process_message(self, msg, cell, cell_index):
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if not isinstance(content, dict) or not isinstance(msg.get("msg_type"), str):
+            return None  # a forged message: nothing in it is used
+        if msg["msg_type"].startswith("comm"):
+            return None
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except CellExecutionComplete:
+            raise
+        except Exception:  # e.g. a KeyError from a malformed field: the output is lost, grading goes on
+            return None
 
     def output(self, outs, msg, display_id, cell_index):
         size = len(str(msg.get("content", "")))
@@ -122,6 +146,8 @@ class KernelSession:
             # subtle: the client connects before the new kernel has bound its ports; ZMQ then retries after
             # RECONNECT_IVL, 100 ms by default, which was most of a forked kernel's start (175 ms -> 35 ms).
             client.kc.context.setsockopt(zmq.RECONNECT_IVL, TIMEOUTS.kernel_reconnect_ms)
+            client.kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+            client.kc.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
             client.kc.start_channels()
             await wait_until_ready(client.kc, TIMEOUTS.kernel_start_s)
         except Exception as exc:
@@ -138,9 +164,12 @@ class KernelSession:
         self.launcher.after_kernel(self.run_dir, self.slot)
 
     async def _on_executed(self, cell, cell_index, execute_reply) -> None:
-        content = execute_reply.get("content", {}) if execute_reply else {}
-        self._reply_status = content.get("status", "ok")
-        self._reply_message = f"{content.get('ename', '')}: {content.get('evalue', '')}".strip(": ")
+        content = execute_reply.get("content") if isinstance(execute_reply, dict) else None
+        content = content if isinstance(content, dict) else {}
+        self._reply_status = "error" if content.get("status") == "error" else "ok"
+        ename, evalue = (content.get(key) for key in ("ename", "evalue"))
+        ename = ename if isinstance(ename, str) else "Error"
+        self._reply_message = clip(f"{ename}: {evalue if isinstance(evalue, str) else ''}".strip(": "))
 
     async def run(self, source: str, index: int, timeout: float, replay: bool = True) -> CellRecord:
         """Execute ``source``; on timeout or death, recover the kernel (see module docstring)."""
@@ -187,6 +216,9 @@ class KernelSession:
             return CellRecord(index, "timeout", f"did not finish within {timeout:g} s", time.monotonic() - started)
         except DeadKernelError:
             return CellRecord(index, "dead", self._death_reason(), time.monotonic() - started)
+        except Exception as exc:  # what nbclient raises on a message the kernel made: that cell's error
+            message = clip(f"the kernel sent a malformed message ({type(exc).__name__}: {exc})")
+            return CellRecord(index, "error", message, time.monotonic() - started)
         status = "error" if self._reply_status == "error" else "ok"
         return CellRecord(index, status, self._reply_message if status == "error" else "", time.monotonic() - started)
 

@@ -16,6 +16,7 @@ from grader.assignment.plan import CasePlan, GradingPlan, QuestionPlan
 from grader.assignment.references import resolve_handle
 from grader.boundary import harness
 from grader.common.settings import TIMEOUTS
+from grader.common.text import clip
 from grader.compare import compare
 from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
@@ -53,10 +54,11 @@ async def grade_submission(
     try:
         nb = read_notebook(notebook)
     except (NotebookUnreadable, OSError) as exc:
-        result.status, result.message = "invalid", str(exc)
-        result.questions = all_failed(plan, "not_run", str(exc))
+        result.status, result.message = "invalid", clip(str(exc))
+        result.questions = all_failed(plan, "not_run", result.message)
     else:
-        run = RunDir(workroot / f"{_safe(student_id)}-{uuid.uuid4().hex[:8]}").create()
+        run = RunDir(workroot / f"{_safe(student_id)}-{uuid.uuid4().hex[:8]}")
+        run.create(disk_mb=plan.limits.disk_mb if launcher.isolated else None)
         try:
             await _grade_in_kernel(plan, nb, launcher, run, slot, result)
         except KernelStartError as exc:
@@ -113,9 +115,8 @@ async def grade_questions(
         return resolve_handle(handle, assets or {})
 
     timings = timings if timings is not None else {}
-    calls = [Call(q.function, case.args, case.compare.repeat) for q in questions for case in q.cases]
     started = time.perf_counter()
-    outcomes = iter(await caller(calls))
+    outcomes = iter(await make_calls(questions, caller))
     timings["calls"] = timings.get("calls", 0.0) + time.perf_counter() - started
     started = time.perf_counter()
     results = []
@@ -131,6 +132,21 @@ async def grade_questions(
         )
     timings["compare"] = timings.get("compare", 0.0) + time.perf_counter() - started
     return results
+
+
+async def make_calls(questions: list[QuestionPlan], caller) -> list[harness.CallOutcome]:
+    """Every case's outcome, in order: the public calls first, their results read, and only then the hidden
+    calls (the caller writes a call's inputs when it makes it): no code that can report to the student runs
+    while a hidden case's inputs exist."""
+    cases = [case for q in questions for case in q.cases]
+    calls = [Call(q.function, case.args, case.compare.repeat) for q in questions for case in q.cases]
+    outcomes: list = [None] * len(calls)
+    for hidden in (False, True):
+        indices = [i for i, case in enumerate(cases) if case.hidden == hidden]
+        if indices:
+            for i, outcome in zip(indices, await caller([calls[i] for i in indices]), strict=True):
+                outcomes[i] = outcome
+    return outcomes
 
 
 def case_points(question: QuestionPlan) -> list[float]:
@@ -158,7 +174,7 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKi
     elif case.hidden:
         output = f"{FAILURE_KINDS[kind]} ({HIDDEN_NOTE})"
     else:
-        output = f"{FAILURE_KINDS[kind]}: {message}" if message else FAILURE_KINDS[kind]
+        output = f"{FAILURE_KINDS[kind]}: {clip(message)}" if message else FAILURE_KINDS[kind]
     return TestResult(
         name=f"{question.function}: {case.name}",
         question=question.function,

@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from grader.common.templates import template_folder
+from grader.common.text import printable
 from grader.grading.results import SubmissionResult
 
 
@@ -25,6 +27,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_printable,
     )
     env.filters["fence"] = fence
     env.filters["md_inline"] = md_inline
@@ -32,16 +35,23 @@ def environment() -> Environment:
     return env
 
 
+def _printable(value):
+    """Every value a template prints, without control characters (a report opened in a terminal is safe too)."""
+    if isinstance(value, Markup):
+        return Markup(printable(value))
+    return printable(value) if isinstance(value, str) else value
+
+
 def fence(text: str) -> str:
     """``text`` as a Markdown code block that nothing inside can close."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
-    return f"{ticks}text\n{text}\n{ticks}"
+    return f"{ticks}text\n{printable(text)}\n{ticks}"
 
 
 def md_inline(text: str) -> str:
     """Escape Markdown's inline syntax in short text such as test names."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+!|~])", r"\\\1", text.replace("\n", " "))
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~])", r"\\\1", printable(text).replace("\n", " "))
 
 
 def render_reports(result: SubmissionResult, folder: Path) -> tuple[Path, Path]:

@@ -14,6 +14,7 @@ Whatever the launcher, the kernel
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -24,6 +25,8 @@ from typing import Protocol
 from jupyter_client.manager import AsyncKernelManager
 
 from grader.assignment.spec import Limits
+
+log = logging.getLogger(__name__)
 
 # Environment every kernel gets, sandboxed or not. Nothing from the grader's own environment leaks in.
 KERNEL_ENV = {
@@ -62,14 +65,38 @@ class RunDir:
         so the kernel cannot put a symlink in its place."""
         return self.work / "io"
 
-    def create(self) -> RunDir:
-        for folder in (self.work, self.ipc, self.calls):
+    def create(self, disk_mb: int | None = None) -> RunDir:
+        """Make the folders. With ``disk_mb`` (sandboxed grading, as root on Linux), ``work`` and ``calls`` are
+        each a tmpfs of that size: a submission that writes many files, each under its size limit, fills its
+        own folder, not the host's disk, and cannot keep the grader from writing the calls' inputs (tmpfs pages
+        also count against the submission's memory cgroup)."""
+        self.work.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _size_capped(self.work, disk_mb)
+        for folder in (self.ipc, self.calls):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _size_capped(self.calls, disk_mb)
         self.calls.chmod(0o755)
         return self
 
     def remove(self) -> None:
+        for folder in (self.calls, self.work):
+            if os.path.ismount(folder):
+                from grader.sandbox import linux
+
+                linux.umount(str(folder), linux.MNT_DETACH)  # detached even if a leftover process holds a file
         shutil.rmtree(self.root, ignore_errors=True)  # rmtree does not follow symlinks planted inside
+
+
+def _size_capped(folder: Path, size_mb: int | None) -> None:
+    """Mount a tmpfs of ``size_mb`` on ``folder`` (root on Linux only; elsewhere nothing)."""
+    if not size_mb or sys.platform != "linux" or os.geteuid() != 0:
+        return
+    from grader.sandbox import linux
+
+    try:
+        linux.mount("tmpfs", str(folder), "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={size_mb}m,mode=700")
+    except OSError as exc:  # e.g. a container without CAP_SYS_ADMIN: only RLIMIT_FSIZE per file is left
+        log.warning("sandbox: %s is not size-capped (%s)", folder.name, exc)
 
 
 class Launcher(Protocol):

@@ -55,7 +55,7 @@ class _InProcessCaller:
             folder = self.folder / f"call-{self.count}"
             harness.write_inputs(folder, call.kwargs)
             self.harness.call(call.function, str(folder), call.repeat)
-            outcomes.append(harness.read_outcome(folder, self.max_bytes))
+            outcomes.append(harness.read_outcome(folder, self.max_bytes, call.repeat))
         return outcomes
 
 

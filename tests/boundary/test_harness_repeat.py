@@ -27,7 +27,7 @@ def run_call(tmp_path, function, kwargs, repeat):
     folder = tmp_path / "call"
     harness.write_inputs(folder, kwargs)
     caller.call("f", str(folder), repeat)
-    return harness.read_outcome(folder, MAX_BYTES), folder, caller.seed
+    return harness.read_outcome(folder, MAX_BYTES, repeat), folder, caller.seed
 
 
 def written(folder):
@@ -111,7 +111,7 @@ def test_malformed_stacked_entry_is_invalid_output(tmp_path, stacked):
     json_bytes, tensor_bytes = wire.dumps({"status": "ok", "stacked": stacked})  # as the kernel's _write does
     (folder / "out.safetensors").write_bytes(tensor_bytes)
     (folder / "out.json").write_bytes(json_bytes)
-    outcome = harness.read_outcome(folder, MAX_BYTES)
+    outcome = harness.read_outcome(folder, MAX_BYTES, repeat=2)
     assert outcome.status == "invalid_output"
     assert outcome.message == MALFORMED and outcome.value is None
 
@@ -122,9 +122,50 @@ def test_well_formed_hand_written_stacked_entry_is_unbound(tmp_path):
     json_bytes, tensor_bytes = wire.dumps({"status": "ok", "stacked": torch.arange(6).reshape(3, 2)})
     (folder / "out.safetensors").write_bytes(tensor_bytes)
     (folder / "out.json").write_bytes(json_bytes)
-    outcome = harness.read_outcome(folder, MAX_BYTES)
+    outcome = harness.read_outcome(folder, MAX_BYTES, repeat=3)
     assert outcome.status == "ok"
     assert [t.tolist() for t in outcome.value] == [[0, 1], [2, 3], [4, 5]]
+
+
+def forged(folder, result):
+    folder.mkdir()
+    json_bytes, tensor_bytes = wire.dumps(result)
+    (folder / "out.safetensors").write_bytes(tensor_bytes)
+    (folder / "out.json").write_bytes(json_bytes)
+
+
+@pytest.mark.parametrize("rows", [0, 2, 2_000_000])
+def test_a_stacked_result_must_hold_one_row_per_draw(tmp_path, rows):
+    # (2_000_000, 0): 72 bytes of data that would unbind into two million tensors in the event loop
+    forged(tmp_path / "call", {"status": "ok", "stacked": torch.zeros(rows, 0)})
+    outcome = harness.read_outcome(tmp_path / "call", MAX_BYTES, repeat=3)
+    assert (outcome.status, outcome.message) == ("invalid_output", f"{rows} results for 3 draws")
+
+
+@pytest.mark.parametrize("value", [[1, 2], [1, 2, 3, 4], 7, None])
+def test_a_repeated_calls_list_must_hold_one_value_per_draw(tmp_path, value):
+    forged(tmp_path / "call", {"status": "ok", "value": value})
+    outcome = harness.read_outcome(tmp_path / "call", MAX_BYTES, repeat=3)
+    assert (outcome.status, outcome.message) == ("invalid_output", "the results of 3 draws are malformed")
+
+
+def test_a_single_call_cannot_send_stacked_results(tmp_path):
+    forged(tmp_path / "call", {"status": "ok", "stacked": torch.zeros(1, 2)})
+    assert harness.read_outcome(tmp_path / "call", MAX_BYTES).status == "invalid_output"
+
+
+@pytest.mark.parametrize("message", [{"a": [1] * 1000}, 42, None, ["x"] * 100_000])
+def test_a_forged_non_string_message_is_not_kept(tmp_path, message):
+    forged(tmp_path / "call", {"status": "exception", "message": message})
+    outcome = harness.read_outcome(tmp_path / "call", MAX_BYTES)
+    assert (outcome.status, outcome.message) == ("exception", "(no message)")
+
+
+def test_a_forged_huge_message_is_clipped_and_printable(tmp_path):
+    forged(tmp_path / "call", {"status": "exception", "message": "\x1b[2J" + "x" * 500_000})
+    outcome = harness.read_outcome(tmp_path / "call", MAX_BYTES)
+    assert "\x1b" not in outcome.message and len(outcome.message) < 2100
+    assert outcome.message.endswith("[... 498004 more characters cut]")
 
 
 def test_a_call_whose_result_cannot_be_written_does_not_stop_the_calls_after_it(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from grader.batch.gradebook import Gradebook
 from grader.common.files import atomic_write
+from grader.common.text import csv_cell, one_line
 
 
 def write_csv(gb: Gradebook, path: Path) -> list[str]:
@@ -20,7 +21,8 @@ def write_csv(gb: Gradebook, path: Path) -> list[str]:
             by_name = {q["name"]: q["score"] for q in r.questions}
             points = (f"{by_name.get(fn, 0.0):.4g}" for fn in functions)
             score, max_score = f"{r.score:.4g}", f"{r.max_score:.4g}"
-            writer.writerow([r.student_id, r.status, score, max_score, *points, r.name, r.message])
+            row = [r.student_id, r.status, score, max_score, *points, r.name, one_line(r.message, 500)]
+            writer.writerow([csv_cell(cell) for cell in row])
     return []
 
 
@@ -34,5 +36,5 @@ def write_canvas(gb: Gradebook, path: Path, column: str | None) -> list[str]:
         writer.writerow(["Points Possible", "", "", "", "", f"{info.max_score:.4g}" if info else ""])
         for r in gb.rows():
             score = "" if r.status == "error" else f"{r.score:.4g}"
-            writer.writerow([r.name or r.student_id, r.student_id, "", "", "", score])
+            writer.writerow([csv_cell(cell) for cell in (r.name or r.student_id, r.student_id, "", "", "", score)])
     return []

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from grader.batch import moodle
 from grader.batch.gradebook import GradeRow
 from grader.common.files import write_text
+from grader.common.text import csv_cell, one_line
 from grader.errors import GraderError
 
 HEADERS = [
@@ -138,9 +139,10 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def format_line(cells: list[str], delimiter: str) -> str:
-    """One CSV line the way Moodle writes it: a cell is quoted when it holds a space, a separator or a quote."""
+    """One CSV line the way Moodle writes it: a cell is quoted when it holds a space, a separator or a quote; a
+    cell a spreadsheet would evaluate is neutralised (:func:`grader.common.text.csv_cell`)."""
     out = []
-    for cell in cells:
+    for cell in map(csv_cell, cells):
         if any(ch in cell for ch in (" ", delimiter, '"', "\n", "\r", ",", ";")):
             cell = '"' + cell.replace('"', '""') + '"'
         out.append(cell)
@@ -152,7 +154,7 @@ def comments(r: GradeRow) -> str:
     parts = [f"{q['name']}: {q['score']:.4g}/{q['max_score']:.4g}" for q in r.questions]
     summary = "; ".join(parts)
     if r.status != "graded":
-        summary = f"Not graded normally: {r.message[:300]}" + (f" ({summary})" if summary else "")
+        summary = f"Not graded normally: {one_line(r.message, 300)}" + (f" ({summary})" if summary else "")
     return summary
 
 

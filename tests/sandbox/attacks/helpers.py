@@ -22,7 +22,13 @@ from grader.sandbox.uids import uid_pids
 from tests.helpers import notebook
 
 LIMITS = Limits(
-    cell_timeout_s=6, call_timeout_s=6, memory_mb=1024, max_processes=64, file_size_mb=64, submission_timeout_s=120
+    cell_timeout_s=6,
+    call_timeout_s=6,
+    memory_mb=1024,
+    max_processes=64,
+    file_size_mb=64,
+    disk_mb=192,
+    submission_timeout_s=120,
 )
 FULL = {"greedy_next_token": 1.0, "softmax_with_temperature": 2.0}
 ONLY_GREEDY = {"greedy_next_token": 1.0, "softmax_with_temperature": 0.0}

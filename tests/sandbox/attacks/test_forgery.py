@@ -16,7 +16,6 @@ from tests.sandbox.attacks.helpers import (
     FULL,
     LIMITS,
     NOTHING,
-    ONLY_GREEDY,
     ONLY_SOFTMAX,
     grade,
     kinds,
@@ -127,22 +126,17 @@ def test_an_oversized_result_file_written_past_the_harness_is_not_read(plan, san
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     graded = grade(small, sandbox, tmp_path, GREEDY, bypass)
     result = graded.result
-    assert scores(result) == ONLY_GREEDY
+    # the patched harness also writes the hidden calls' results (they are made after the public ones)
+    assert kinds(result) == {
+        "greedy_next_token: random": "passed",
+        "greedy_next_token: hidden tie": "invalid_output",
+        "softmax_with_temperature: t=2": "invalid_output",
+    }
     softmax = result.questions[1].tests[0]
-    assert softmax.kind == "invalid_output", softmax
     assert "more than the limit of 1000000" in softmax.output, softmax.output
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 40_000  # KiB: 50 MB never read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "not covered: the host's ZMQ client accepts a message of any size, and jupyter_client + nbclient hold it "
-        "about 3 times (bytes, parsed JSON, str(content) for the output budget) before the output budget cuts it: "
-        "a 150 MB print costs the host ~450 MB, bounded only by the kernel's memory limit, per concurrent job. "
-        "Fix: zmq.MAXMSGSIZE on the client's context (KernelSession._start)"
-    ),
-)
 def test_a_single_huge_output_message_costs_the_host_little(plan, sandbox, tmp_path):
     flood = "import sys\nsys.stdout.write('x' * (150 << 20)); sys.stdout.flush()"
     base, peak, stop = own_rss_mb(), [0], threading.Event()
