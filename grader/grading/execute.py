@@ -55,6 +55,8 @@ class SessionLog:
 # most RECEIVE_QUEUE messages per socket before it stops reading. Comm (widget) messages are dropped unread.
 MAX_FRAME_BYTES = 2 << 20
 RECEIVE_QUEUE = 64
+HOST_MESSAGE_BYTES = 2 * RECEIVE_QUEUE * MAX_FRAME_BYTES  # shell and iopub queues full of the largest frames
+SEND_TIMEOUT_MS = 2000
 
 
 class _BoundedClient(NotebookClient):
@@ -148,6 +150,8 @@ class KernelSession:
             client.kc.context.setsockopt(zmq.RECONNECT_IVL, TIMEOUTS.kernel_reconnect_ms)
             client.kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
             client.kc.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+            # after such a drop the shell socket has no peer, and a send would block the event loop for good
+            client.kc.context.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
             client.kc.start_channels()
             await wait_until_ready(client.kc, TIMEOUTS.kernel_start_s)
         except Exception as exc:
@@ -216,6 +220,9 @@ class KernelSession:
             return CellRecord(index, "timeout", f"did not finish within {timeout:g} s", time.monotonic() - started)
         except DeadKernelError:
             return CellRecord(index, "dead", self._death_reason(), time.monotonic() - started)
+        except zmq.Again:  # the kernel's shell is gone (it sent a frame over MAX_FRAME_BYTES): restart it
+            why = f"the kernel stopped answering (it sent a message larger than {MAX_FRAME_BYTES >> 20} MB)"
+            return CellRecord(index, "dead", why, time.monotonic() - started)
         except Exception as exc:  # what nbclient raises on a message the kernel made: that cell's error
             message = clip(f"the kernel sent a malformed message ({type(exc).__name__}: {exc})")
             return CellRecord(index, "error", message, time.monotonic() - started)
