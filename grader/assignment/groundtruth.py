@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from grader.assignment.assets import asset_paths
-from grader.assignment.gtcache import GroundTruthCache
+from grader.assignment.gtcache import GroundTruthCache, combined_key
 from grader.assignment.inputs import materialize
 from grader.assignment.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
 from grader.assignment.references import run_reference
@@ -26,37 +26,65 @@ def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> Grading
     """Compute every case's inputs and expected value (hidden cases included).
 
     With ``cache_dir``, a case whose content hash (see :mod:`grader.assignment.gtcache`) is stored there is read
-    instead of computed, and each computed case is stored. ``plan.groundtruth`` counts both.
+    instead of computed, and each computed case is stored. ``plan.groundtruth`` counts both;
+    ``plan.groundtruth_key`` combines every case's hash (as :func:`hash_groundtruth`, on the way).
     """
     from reference import device as ref_device
 
     ref_device.configure_determinism()
     spec, assets = assignment.spec, asset_paths(assignment)
-    cache = None if cache_dir is None else GroundTruthCache(cache_dir, assignment.folder, assets)
+    cache = GroundTruthCache(cache_dir, assignment.folder, assets)
     counts = GroundTruthCounts()
-    questions = []
+    questions, keys = [], []
     for question in spec.questions:
         cases = []
         for case in question.cases:
             target = spec.reference_for(question, case)
-            key = cache.key(case, target) if cache else None
-            found = cache.get(key) if key else None
+            key = cache.key(case, target)
+            keys.append((question.function, case.name, key, target))
+            found = cache.get(key) if key and cache_dir else None
             if found:
                 counts.cached += 1
                 args, expected = found
             else:
                 counts.computed += 1
                 args, expected = _compute(assignment, question, case, target, assets)
-                if key:
+                if key and cache_dir:
                     cache.put(key, args, expected)
             cases.append(CasePlan(case.name, case.compare, args, expected, case.hidden, case.weight))
         questions.append(QuestionPlan(question.function, question.points, cases, question.description))
-    counts.discarded = cache.discarded if cache else 0
-    if cache:
+    counts.discarded = cache.discarded
+    if cache_dir:
         log.info("%s (cache %s)", counts, cache.folder)
     return GradingPlan(
-        spec.id, spec.title, spec.version, spec.limits, questions, assets, ref_device.provenance(), counts
+        spec.id,
+        spec.title,
+        spec.version,
+        spec.limits,
+        questions,
+        assets,
+        ref_device.provenance(),
+        counts,
+        combined_key(keys),
     )
+
+
+def hash_groundtruth(assignment: Assignment) -> tuple[str, dict[str, set]]:
+    """The content hash of the assignment's whole ground truth, computing no case: every case's
+    :mod:`~grader.assignment.gtcache` key (reference code, input files, models, torch version, device), combined
+    (the same value as ``build_plan(assignment).groundtruth_key``); and what the keys read (modules, files, asset
+    folders). :func:`grader.assignment.gtkey.groundtruth_key` remembers it between runs."""
+    from reference import device as ref_device
+
+    ref_device.configure_determinism()
+    spec = assignment.spec
+    keys = GroundTruthCache(None, assignment.folder, asset_paths(assignment))
+    key = combined_key(
+        (q.function, c.name, keys.key(c, spec.reference_for(q, c)), spec.reference_for(q, c))
+        for q in spec.questions
+        for c in q.cases
+    )
+    return key, keys.read
 
 
 def _compute(assignment: Assignment, question: Question, case: Case, target: str, assets: dict[str, Path]):

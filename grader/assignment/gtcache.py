@@ -1,14 +1,15 @@
 """Ground truth computed once: each case's inputs and expected value, cached on disk by a content hash.
 
-``grader grade`` keeps the cache in ``OUT/.groundtruth/`` (:func:`cache_folder`), next to the gradebook,
-so regrading a class recomputes nothing. The key of a case (sha256, hex) covers everything its inputs
-and expected value depend on:
+``grader grade`` keeps the cache in ``OUT/.groundtruth/`` (:func:`~grader.assignment.gtsources.cache_folder`),
+next to the gradebook, so regrading a class recomputes nothing. The key of a case (sha256, hex) covers
+everything its inputs and expected value depend on:
 
 - the case as written in the spec: ``args``, ``reference_args``, the compare kind (a distribution case's
   reference gets no generator) and the resolved reference target ``module:function``;
 - the code: every ``.py`` file under ``reference/`` (so an edit anywhere in the reference invalidates
-  every entry), the grader modules that build inputs and run the reference (:data:`GRADER_CODE`), and the
-  source of each module a case names (its target, ``call`` inputs), e.g. ``grader/compare/rag.py``;
+  every entry), the grader modules that build inputs and run the reference
+  (:data:`~grader.assignment.gtsources.GRADER_CODE`), and the source of each module a case names (its
+  target, ``call`` inputs), e.g. ``grader/compare/rag.py``;
 - the bytes of every file a case reads (``file``, ``text_file``) and of every asset folder it names
   (``model``, ``tokenizer``, ``embedder``): each file's path and content;
 - where and how the reference runs: device (cpu or cuda) and its name, torch, transformers and
@@ -27,49 +28,38 @@ with the very same types (say a ``torch.Size``) is computed every time instead o
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from grader.assignment.gtsources import code_files, module_origin, stat_signature
 from grader.assignment.spec import Case
 from grader.boundary import wire
 from grader.common.files import write_bytes
 
-CACHE_DIR = ".groundtruth"
 FORMAT = "grader-groundtruth/1"
-GRADER_CODE = (
-    "assignment/groundtruth.py",
-    "assignment/inputs.py",
-    "assignment/references.py",
-    "boundary/kernel_side.py",
-    "boundary/wire.py",
-    "assignment/gtcache.py",
-)
 ASSET_KEYS = ("model", "tokenizer", "embedder")
-_HERE = Path(__file__).resolve().parents[1]  # grader/
 _PLAIN = (type(None), bool, int, float, str)
 _FILE_DIGESTS: dict[str, tuple[tuple, str]] = {}  # path -> (stat signature, sha256): a file is hashed once
 log = logging.getLogger(__name__)
 
 
-def cache_folder(out: Path) -> Path:
-    """Where ``grader grade`` keeps the ground truth of the output folder ``out``."""
-    return Path(out) / CACHE_DIR
-
-
 class GroundTruthCache:
     """Entries of one cache folder; the folder is created on the first write."""
 
-    def __init__(self, folder: Path, assignment_folder: Path, assets: dict[str, Path]):
-        self.folder, self.assignment_folder, self.assets = Path(folder), assignment_folder, assets
+    def __init__(self, folder: Path | None, assignment_folder: Path, assets: dict[str, Path]):
+        """``folder`` None: keys only (no entry is read or written)."""
+        self.folder = Path(folder) if folder is not None else None
+        self.assignment_folder, self.assets = assignment_folder, assets
         self.discarded = 0  # unreadable or mismatched entries seen (each is computed again)
+        self.read: dict[str, set] = {"modules": set(), "files": set(), "folders": set()}  # what keys hashed
         self._environment = _environment()
         self._code = _code_digest()
 
@@ -81,6 +71,9 @@ class GroundTruthCache:
             modules[module] = _module_digest(module)
             if modules[module] is None:
                 return None
+        self.read["modules"].update(modules)
+        self.read["files"].update(self.assignment_folder / name for name in found["files"])
+        self.read["folders"].update(self.assets[n] for n in found["assets"] if n in self.assets)
         material = {
             "format": FORMAT,
             "target": target,
@@ -125,6 +118,16 @@ class GroundTruthCache:
             log.warning("ground truth cache: cannot write %s (%s: %s)", self.path(key), type(exc).__name__, exc)
             return False
         return True
+
+
+def combined_key(cases: Iterable[tuple[str, str, str | None, str]]) -> str:
+    """One hash over the keys of every case, given as (function, case name, key, reference target): what
+    identifies the ground truth of a whole assignment. A case without a key (its code was not found) counts by
+    its target only."""
+    h = hashlib.sha256(FORMAT.encode())
+    for function, name, key, target in cases:
+        h.update(json.dumps([function, name, key or f"uncached {target}"]).encode() + b"\n")
+    return h.hexdigest()[:32]
 
 
 def _pack(key: str, value: dict) -> bytes:
@@ -194,16 +197,6 @@ def _scan(nodes) -> dict[str, set[str]]:
     return found
 
 
-def code_files() -> list[tuple[str, Path]]:
-    """The code every case depends on, as (name, path): the reference package's ``.py`` files, recursively,
-    and :data:`GRADER_CODE`, sorted by path."""
-    import reference
-
-    root = Path(reference.__file__).resolve().parent
-    files = [(f"reference/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*.py"))]
-    return files + [(f"grader/{name}", _HERE / name) for name in GRADER_CODE]
-
-
 def _code_digest() -> str:
     h = hashlib.sha256()
     for name, path in code_files():
@@ -213,13 +206,8 @@ def _code_digest() -> str:
 
 def _module_digest(module: str) -> str | None:
     """The digest of a module's source file (or of its package's ``__init__``); None if it is not found."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-        return None
-    return file_digest(Path(spec.origin))
+    origin = module_origin(module)
+    return None if origin is None else file_digest(origin)
 
 
 def _file_or_none(path: Path) -> str | None:
@@ -232,8 +220,7 @@ def _file_or_none(path: Path) -> str | None:
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes, hashed once per process while its size, times and inode stay the same."""
     path = Path(path).resolve()
-    st = path.stat()
-    signature = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    signature = stat_signature(path)
     known = _FILE_DIGESTS.get(str(path))
     if known and known[0] == signature:
         return known[1]

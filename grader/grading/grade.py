@@ -16,7 +16,7 @@ from grader.assignment.plan import CasePlan, GradingPlan, QuestionPlan
 from grader.assignment.references import resolve_handle
 from grader.boundary import harness
 from grader.common.settings import TIMEOUTS
-from grader.compare import compare
+from grader.compare.judges import compare
 from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
 from grader.grading.execute import KernelSession, run_notebook, submission_deadline

@@ -19,7 +19,8 @@ from safetensors.torch import save_file
 from grader.assignment import gtcache
 from grader.assignment.assets import asset_paths
 from grader.assignment.groundtruth import build_plan
-from grader.assignment.gtcache import FORMAT, GroundTruthCache, cache_folder
+from grader.assignment.gtcache import FORMAT, GroundTruthCache
+from grader.assignment.gtsources import cache_folder
 from grader.assignment.spec import load_assignment
 from grader.boundary.wire import Handle
 from reference.models import course_lm_path
