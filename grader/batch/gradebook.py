@@ -109,6 +109,7 @@ class GradeRow:
     seconds: float
     submitted: float | None
     result: dict  # the Gradescope-shaped results.json
+    groundtruth: str | None = None  # what it was graded against (None: unknown, an older gradebook)
 
     @property
     def questions(self) -> list[dict]:
@@ -322,6 +323,7 @@ class Gradebook(ClassViews):
                 r["seconds"],
                 r["submitted"],
                 json.loads(r["result"]),
+                r["groundtruth"],
             )
 
     def last_attempt(self) -> int:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sqlite3
 
 # Numeric ids (Moodle participants) in numeric order first, then the others alphabetically.
-STUDENT_ORDER = "student_id GLOB '*[^0-9]*', length(student_id), student_id"
+STUDENT_ORDER = (
+    "student_id GLOB '*[^0-9]*', CASE WHEN student_id GLOB '*[^0-9]*' THEN 0 ELSE length(student_id) END, student_id"
+)
 
 
 class ClassViews:
@@ -41,8 +43,9 @@ class ClassViews:
         return [r[0] for r in self.db.execute("SELECT message FROM issues WHERE run_id = (SELECT max(id) FROM runs)")]
 
     def test_pass_rates(self) -> list[dict]:
-        """Per test among graded submissions: question, name, hidden, n, passed and its commonest failure kind
-        (``kind``, '' if none failed); lowest pass rate first."""
+        """Per test among graded submissions: question, name, hidden, n, passed, and its commonest failure:
+        ``message`` (the test's output), how many failed with it (``message_n``) and its ``kind`` ('' if none
+        failed); lowest pass rate first."""
         rows = self._dicts(
             "SELECT t.question, t.name, max(t.hidden) AS hidden, count(*) AS n, sum(t.status = 'passed') AS passed "
             "FROM tests t JOIN current c ON t.attempt_id = c.id WHERE c.status = 'graded' "
@@ -50,11 +53,24 @@ class ClassViews:
         )
         commonest = {}
         for r in self.db.execute(
-            "SELECT t.name, t.kind, count(*) AS n FROM tests t JOIN current c ON t.attempt_id = c.id "
-            "WHERE c.status = 'graded' AND t.status = 'failed' GROUP BY t.name, t.kind ORDER BY n"
+            "SELECT t.question, t.name, t.output, min(t.kind) AS kind, count(*) AS n FROM tests t "
+            "JOIN current c ON t.attempt_id = c.id WHERE c.status = 'graded' AND t.status = 'failed' "
+            "GROUP BY t.question, t.name, t.output ORDER BY n, t.output DESC"
         ):
-            commonest[r["name"]] = r["kind"]  # ordered by count: the commonest kind is written last
-        return [{**r, "kind": commonest.get(r["name"], "")} for r in rows]
+            commonest[r["question"], r["name"]] = r  # ordered by count: the commonest message is written last
+        out = []
+        for r in rows:
+            top = commonest.get((r["question"], r["name"]))
+            found = {"message": top["output"], "message_n": top["n"], "kind": top["kind"]} if top else {}
+            out.append({"message": "", "message_n": 0, "kind": "", **r, **found})
+        return out
+
+    def test_columns(self) -> list[dict]:
+        """Every test of the current attempts (question, name, hidden), in the order the assignment lists them."""
+        return self._dicts(
+            "SELECT t.question, t.name, max(t.hidden) AS hidden FROM tests t JOIN current c ON t.attempt_id = c.id "
+            "GROUP BY t.question, t.name ORDER BY min(t.rowid)"
+        )
 
     def question_totals(self) -> dict[str, dict]:
         """Per question among graded submissions: n (submissions), score (their sum), imperfect (not full)."""
