@@ -2,8 +2,9 @@
 
 :func:`grader.assignment.groundtruth.hash_groundtruth` combines every case's :mod:`~grader.assignment.gtcache`
 key. Computing it imports torch (the keys hold torch's version and the device), which would be most of what a
-rerun with nothing to grade costs. So the hash is remembered in ``OUT/.groundtruth/groundtruth.json`` with a
-witness of everything it was computed from, read without torch:
+rerun with nothing to grade costs. So the hash is remembered in ``OUT/.groundtruth/groundtruth-<folder>.json``
+(one per assignment folder graded into ``OUT``) with a witness of everything it was computed from, read without
+torch:
 
 - the spec file, every code file of the keys (:func:`~grader.assignment.gtsources.code_files`), where each module
   a case names is found and its file, each input file and each file and folder of each asset folder, by stat
@@ -19,6 +20,7 @@ computes the hash anew, and refuses to grade (forgetting the memo) if the two di
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -31,7 +33,7 @@ from grader.assignment.gtsources import code_files, module_origin, stat_signatur
 from grader.assignment.spec import SPEC_FILE, Assignment
 from grader.common.files import write_text
 
-MEMO = "groundtruth.json"
+MEMO = "groundtruth-{}.json"  # {}: a hash of the assignment folder's path
 FORMAT = "grader-groundtruth-key/1"
 GPUS = Path("/proc/driver/nvidia/gpus")
 GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "HIP_VISIBLE_DEVICES")
@@ -39,7 +41,7 @@ GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_
 
 def groundtruth_key(assignment: Assignment, folder: Path | None = None) -> str:
     """The assignment's ground-truth hash; with ``folder`` (the output folder's cache), remembered there."""
-    memo = None if folder is None else Path(folder) / MEMO
+    memo = None if folder is None else memo_path(folder, assignment)
     if memo is not None and (key := recall(memo, assignment)) is not None:
         return key
     from grader.assignment.groundtruth import hash_groundtruth  # imports torch
@@ -53,6 +55,12 @@ def groundtruth_key(assignment: Assignment, folder: Path | None = None) -> str:
     return key
 
 
+def memo_path(folder: Path, assignment: Assignment) -> Path:
+    """Where ``folder`` remembers the hash of ``assignment`` (trying another assignment keeps this one's)."""
+    where = hashlib.sha256(str(assignment.folder.resolve()).encode()).hexdigest()[:16]
+    return Path(folder) / MEMO.format(where)
+
+
 def recall(memo: Path, assignment: Assignment) -> str | None:
     """The remembered hash, if the memo is readable and nothing it was computed from changed since."""
     try:
@@ -64,8 +72,9 @@ def recall(memo: Path, assignment: Assignment) -> str | None:
 
 
 def forget(folder: Path) -> None:
-    """Drop the memo of ``folder`` (its hash proved wrong): the next run computes it."""
-    (Path(folder) / MEMO).unlink(missing_ok=True)
+    """Drop the memos of ``folder`` (a hash proved wrong): the next run computes it."""
+    for memo in Path(folder).glob(MEMO.format("*")):
+        memo.unlink(missing_ok=True)
 
 
 def witness(assignment: Assignment, read: dict[str, list[str]]) -> dict:
