@@ -10,8 +10,8 @@ call (CLI to CLI, as a TA types it):
 - ``grade`` with another assignment (01-tokenization) into the same OUT: refused;
 - ``grade`` with the spec changed (a copy of 03-sampling with other points): refused;
 - ``grade`` with the ground truth changed (a copy of 03-sampling whose reference is a module of its own), its
-  hash computed (the memo of that folder is removed before each call: the first rerun after a change, which
-  imports torch): refused;
+  hash computed again each time (that folder's memo is removed before each call: the first rerun after a change;
+  the environment stays remembered, so no torch): refused;
 - ``export OUT --format csv``.
 It prints the median of each row, its ratio to ``grader --help``, and whether it is under the 2 s target. Before
 issue 14 the first row took 23.5 s (a kernel server and the ground truth before the intake), the refusals 7-9 s

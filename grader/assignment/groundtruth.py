@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 
 from grader.assignment.assets import asset_paths
-from grader.assignment.gtcache import GroundTruthCache, combined_key
+from grader.assignment.casekey import combined_key
+from grader.assignment.gtcache import GroundTruthCache
 from grader.assignment.inputs import materialize
 from grader.assignment.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
 from grader.assignment.references import run_reference
@@ -27,7 +28,8 @@ def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> Grading
 
     With ``cache_dir``, a case whose content hash (see :mod:`grader.assignment.gtcache`) is stored there is read
     instead of computed, and each computed case is stored. ``plan.groundtruth`` counts both;
-    ``plan.groundtruth_key`` combines every case's hash (as :func:`hash_groundtruth`, on the way).
+    ``plan.groundtruth_key`` combines every case's hash (as :func:`grader.assignment.casekey.hash_groundtruth`,
+    on the way).
     """
     from reference import device as ref_device
 
@@ -67,24 +69,6 @@ def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> Grading
         counts,
         combined_key(keys),
     )
-
-
-def hash_groundtruth(assignment: Assignment) -> tuple[str, dict[str, set]]:
-    """The content hash of the assignment's whole ground truth, computing no case: every case's
-    :mod:`~grader.assignment.gtcache` key (reference code, input files, models, torch version, device), combined
-    (the same value as ``build_plan(assignment).groundtruth_key``); and what the keys read (modules, files, asset
-    folders). :func:`grader.assignment.gtkey.groundtruth_key` remembers it between runs."""
-    from reference import device as ref_device
-
-    ref_device.configure_determinism()
-    spec = assignment.spec
-    keys = GroundTruthCache(None, assignment.folder, asset_paths(assignment))
-    key = combined_key(
-        (q.function, c.name, keys.key(c, spec.reference_for(q, c)), spec.reference_for(q, c))
-        for q in spec.questions
-        for c in q.cases
-    )
-    return key, keys.read
 
 
 def _compute(assignment: Assignment, question: Question, case: Case, target: str, assets: dict[str, Path]):

@@ -27,27 +27,22 @@ with the very same types (say a ``torch.Size``) is computed every time instead o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import stat
-from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from grader.assignment.gtsources import code_files, module_origin, stat_signature
+from grader.assignment.casekey import FORMAT, CaseKeys
 from grader.assignment.spec import Case
 from grader.boundary import wire
 from grader.common.files import write_bytes
 
-FORMAT = "grader-groundtruth/1"
-ASSET_KEYS = ("model", "tokenizer", "embedder")
 _PLAIN = (type(None), bool, int, float, str)
-_FILE_DIGESTS: dict[str, tuple[tuple, str]] = {}  # path -> (stat signature, sha256): a file is hashed once
 log = logging.getLogger(__name__)
 
 
@@ -59,35 +54,11 @@ class GroundTruthCache:
         self.folder = Path(folder) if folder is not None else None
         self.assignment_folder, self.assets = assignment_folder, assets
         self.discarded = 0  # unreadable or mismatched entries seen (each is computed again)
-        self.read: dict[str, set] = {"modules": set(), "files": set(), "folders": set()}  # what keys hashed
-        self._environment = _environment()
-        self._code = _code_digest()
+        self.keys = CaseKeys(assignment_folder, assets, _environment())
 
     def key(self, case: Case, target: str) -> str | None:
-        """The content hash of ``case`` run by ``target``; None when its code cannot be found (no caching)."""
-        found = _scan([case.args, case.reference_args])
-        modules = {}
-        for module in sorted({target.partition(":")[0], *(t.partition(":")[0] for t in found["calls"])}):
-            modules[module] = _module_digest(module)
-            if modules[module] is None:
-                return None
-        self.read["modules"].update(modules)
-        self.read["files"].update(self.assignment_folder / name for name in found["files"])
-        self.read["folders"].update(self.assets[n] for n in found["assets"] if n in self.assets)
-        material = {
-            "format": FORMAT,
-            "target": target,
-            "compare": case.compare.kind,
-            "args": case.args,
-            "reference_args": case.reference_args,
-            "code": self._code,
-            "modules": modules,
-            "files": {name: _file_or_none(self.assignment_folder / name) for name in sorted(found["files"])},
-            "assets": {n: folder_digest(self.assets[n]) for n in sorted(found["assets"]) if n in self.assets},
-            "environment": self._environment,
-        }
-        text = json.dumps(material, default=repr, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(text.encode()).hexdigest()
+        """The content hash of ``case`` run by ``target`` (:meth:`CaseKeys.key`)."""
+        return self.keys.key(case, target)
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.safetensors"
@@ -118,16 +89,6 @@ class GroundTruthCache:
             log.warning("ground truth cache: cannot write %s (%s: %s)", self.path(key), type(exc).__name__, exc)
             return False
         return True
-
-
-def combined_key(cases: Iterable[tuple[str, str, str | None, str]]) -> str:
-    """One hash over the keys of every case, given as (function, case name, key, reference target): what
-    identifies the ground truth of a whole assignment. A case without a key (its code was not found) counts by
-    its target only."""
-    h = hashlib.sha256(FORMAT.encode())
-    for function, name, key, target in cases:
-        h.update(json.dumps([function, name, key or f"uncached {target}"]).encode() + b"\n")
-    return h.hexdigest()[:32]
 
 
 def _pack(key: str, value: dict) -> bytes:
@@ -180,72 +141,13 @@ def _faithful(value, depth: int = 0) -> bool:
     return numpy_array and value.ndim > 0 and value.dtype.kind in "biuf" and value.dtype.isnative
 
 
-def _scan(nodes) -> dict[str, set[str]]:
-    """Asset names, files and reference calls a case's argument specs mention (at any depth)."""
-    found: dict[str, set[str]] = {"assets": set(), "files": set(), "calls": set()}
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-            found["assets"].update(node[k] for k in ASSET_KEYS if isinstance(node.get(k), str))
-            found["files"].update(node[k] for k in ("file", "text_file") if isinstance(node.get(k), str))
-            if isinstance(node.get("call"), str):
-                found["calls"].add(node["call"])
-    return found
+def reference_environment() -> dict:
+    """The environment of the keys as :func:`grader.assignment.groundtruth.build_plan` sees it: after the reference's
+    determinism policy is applied (:func:`reference.device.configure_determinism`)."""
+    from reference.device import configure_determinism
 
-
-def _code_digest() -> str:
-    h = hashlib.sha256()
-    for name, path in code_files():
-        h.update(f"{name}\0{file_digest(path)}\n".encode())
-    return h.hexdigest()
-
-
-def _module_digest(module: str) -> str | None:
-    """The digest of a module's source file (or of its package's ``__init__``); None if it is not found."""
-    origin = module_origin(module)
-    return None if origin is None else file_digest(origin)
-
-
-def _file_or_none(path: Path) -> str | None:
-    try:
-        return file_digest(path)
-    except OSError:
-        return None  # a missing file: the case fails when it is computed, and nothing is stored
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, hashed once per process while its size, times and inode stay the same."""
-    path = Path(path).resolve()
-    signature = stat_signature(path)
-    known = _FILE_DIGESTS.get(str(path))
-    if known and known[0] == signature:
-        return known[1]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    _FILE_DIGESTS[str(path)] = (signature, h.hexdigest())
-    return h.hexdigest()
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 over the relative paths and contents of the files under ``folder`` (or of ``folder`` itself
-    when it is a file); symlinked folders are not followed. A missing folder has its own digest."""
-    folder = Path(folder)
-    if folder.is_file():
-        return file_digest(folder)
-    h = hashlib.sha256()
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(root) / name
-            if path.is_file():
-                h.update(f"{path.relative_to(folder).as_posix()}\0{file_digest(path)}\n".encode())
-    return h.hexdigest()
+    configure_determinism()
+    return _environment()
 
 
 def _environment() -> dict:

@@ -17,9 +17,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from grader.assignment import gtcache, gtkey
+from grader.assignment import casekey, gtcache, gtkey
 from grader.assignment.assets import asset_paths
-from grader.assignment.groundtruth import build_plan, hash_groundtruth
+from grader.assignment.casekey import hash_groundtruth
+from grader.assignment.groundtruth import build_plan
 from grader.assignment.gtcache import FORMAT, GroundTruthCache
 from grader.assignment.gtsources import cache_folder
 from grader.assignment.spec import load_assignment
@@ -206,8 +207,8 @@ def test_reference_code_and_device_invalidate_every_case(assignment, tmp_path, m
     folder = tmp_path / "gt"
     extra = tmp_path / "helper.py"
     extra.write_text("X = 1\n")
-    files = gtcache.code_files
-    monkeypatch.setattr(gtcache, "code_files", lambda: [*files(), ("reference/helper.py", extra)])
+    files = casekey.code_files
+    monkeypatch.setattr(casekey, "code_files", lambda: [*files(), ("reference/helper.py", extra)])
     assert counts(build_plan(assignment, cache_dir=folder)) == (0, CASES)
     assert counts(build_warm(assignment, folder, monkeypatch)) == (CASES, 0)
     extra.write_text("X = 2\n")
@@ -224,13 +225,15 @@ def test_the_whole_ground_truth_hash_is_remembered_until_anything_it_covers_chan
     memo = tmp_path / "out" / ".groundtruth"
     extra = tmp_path / "helper.py"
     extra.write_text("X = 1\n")
-    files = gtcache.code_files
-    for module in (gtcache, gtkey):
+    files = casekey.code_files
+    for module in (casekey, gtkey):
         monkeypatch.setattr(module, "code_files", lambda: [*files(), ("reference/helper.py", extra)])
     key = gtkey.groundtruth_key(assignment, memo)
-    assert key == hash_groundtruth(assignment)[0] == build_plan(assignment).groundtruth_key
-    with monkeypatch.context() as m:  # remembered: nothing is hashed again (and torch is not needed for it)
-        m.setattr("grader.assignment.groundtruth.hash_groundtruth", noop)
+    environment = gtcache.reference_environment()
+    assert key == hash_groundtruth(assignment, environment)[0] == build_plan(assignment).groundtruth_key
+    with monkeypatch.context() as m:  # remembered: nothing is hashed again, the environment is not asked for
+        m.setattr(gtkey, "hash_groundtruth", noop)
+        m.setattr(gtcache, "reference_environment", noop)
         assert gtkey.groundtruth_key(assignment, memo) == key
     if change == "file":
         save_file({"logits": torch.tensor([[0.0, 1.0, 5.0, 2.0]])}, str(assignment.folder / "data/logits.safetensors"))
@@ -265,11 +268,11 @@ def test_an_unreadable_memo_is_computed_again(assignment, tmp_path):
 
 
 def test_code_files_cover_the_reference_package_and_the_grader_inputs():
-    names = [name for name, _ in gtcache.code_files()]
+    names = [name for name, _ in casekey.code_files()]
     assert "reference/sampling.py" in names and "reference/models/build.py" in names
     own = {"grader/assignment/groundtruth.py", "grader/assignment/inputs.py", "grader/assignment/gtcache.py"}
     assert own <= set(names)
-    assert all(path.is_file() for _, path in gtcache.code_files())
+    assert all(path.is_file() for _, path in casekey.code_files())
 
 
 def test_bad_entries_are_computed_again_with_a_warning(assignment, tmp_path, monkeypatch, caplog):

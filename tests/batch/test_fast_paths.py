@@ -1,8 +1,9 @@
 """What ``grader grade`` and ``grader export`` do first: intake, the refusals and "nothing to grade" come before any
-kernel is started or model loaded (and before torch is imported, except to hash a changed ground truth); export
-never imports torch. Checked by what a fresh process imported by the time it exits, never by how long it took
-(bench/fastpaths.py measures that)."""
+kernel is started or model loaded, and before torch is imported (unless the machine changed: the environment of
+the ground truth is then asked of torch again); export never imports torch. Checked by what a fresh process had
+imported by the time it exits, never by how long it took (bench/fastpaths.py measures that)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,8 @@ from grader.batch.run import BatchSettings, open_batch, spec_info
 from tests.batch.helpers import fake_result, sandbox_args
 from tests.helpers import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook
 
-HEAVY = ("torch", "transformers", "jupyter_client", "grader.sandbox.zygote.launcher", "grader.batch.pool")
 KERNELS = ("transformers", "jupyter_client", "grader.sandbox.zygote.launcher", "grader.batch.pool")
+HEAVY = ("torch", *KERNELS)
 PROBE = f"""
 import sys
 from grader.cli import app
@@ -35,9 +36,11 @@ sys.exit(code)
 FILE_CASE = 'args = { logits = { file = "data/logits.safetensors", key = "logits" } }'
 
 
-def grader(*args: str) -> tuple[int, str, set[str]]:
+def grader(*args: str, env: dict | None = None) -> tuple[int, str, set[str]]:
     """Run ``grader ARGS`` in a fresh process: exit status, output, and which heavy modules it had imported."""
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    environment = {**os.environ, **(env or {})}
+    cmd = [sys.executable, "-c", PROBE, *args]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=environment)
     output, _, imported = done.stdout.rpartition("IMPORTED:")
     return done.returncode, output + done.stderr, set(filter(None, imported.strip().split(",")))
 
@@ -105,7 +108,18 @@ def test_a_changed_input_file_is_refused_with_one_line_before_any_kernel_starts(
     [line] = output.strip().splitlines()
     assert line.startswith("error:") and "3 grade(s) graded against another ground truth" in line
     assert "pass --regrade" in line
-    assert not imported & set(KERNELS)  # torch hashed the new ground truth; no kernel, no model
+    assert imported == set()  # the file is hashed again; the environment is remembered
+
+
+def test_on_a_changed_machine_the_environment_is_asked_of_torch_again_and_no_kernel_starts(graded_class):
+    folder, subs, out = graded_class
+    args = ["grade", str(folder), str(subs), "--out", str(out), *sandbox_args()]
+    hidden_gpus = {"CUDA_VISIBLE_DEVICES": ""}  # the witness of the machine differs; the device is still the CPU
+    code, output, imported = grader(*args, env=hidden_gpus)
+    assert code == 0 and "nothing to grade" in output, output  # the same ground truth: the grades stand
+    assert "torch" in imported and not imported & set(KERNELS)
+    code, output, imported = grader(*args, env=hidden_gpus)
+    assert code == 0 and imported == set()  # remembered again
 
 
 def test_export_imports_no_torch(graded_class):
