@@ -141,6 +141,8 @@ def grade(
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
+    from functools import partial
+
     from grader.assignment.gtkey import groundtruth_key
     from grader.assignment.gtsources import cache_folder
     from grader.assignment.spec import load_assignment
@@ -153,7 +155,7 @@ def grade(
         intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
         if not intake.submissions:
             raise GraderError(f"{submissions}: no submissions found")
-        groundtruth = lambda: groundtruth_key(spec, cache_folder(out))  # noqa: E731 (remembered in OUT)
+        groundtruth = partial(groundtruth_key, spec, cache_folder(out))  # remembered in OUT/.groundtruth
         batch = open_batch(spec_info(spec), groundtruth, intake, out, settings)
     except GraderError as exc:
         _fail(exc)

@@ -43,9 +43,9 @@ from grader.batch.exports import Exported, ExportSettings
 from grader.batch.gradebook import AssignmentInfo, Gradebook, StudentRow, fingerprint
 from grader.batch.intake import Intake, Submission
 from grader.batch.outfolder import (
-    GRADEBOOK,
+    GRADEBOOK,  # noqa: F401 (imported from here by tests, from before outfolder)
     MOODLE_EXPORTS,
-    RESULTS_DIR,
+    RESULTS_DIR,  # noqa: F401
     class_files_stale,
     render_missing,
     write_class_files,
@@ -57,8 +57,6 @@ from grader.grading.results import SubmissionResult
 if TYPE_CHECKING:  # both import torch (wire, through the plan); a refusal or a no-op rerun never needs it
     from grader.assignment.plan import GradingPlan
     from grader.sandbox.launcher import Launcher
-
-__all__ = ["GRADEBOOK", "RESULTS_DIR", "write_outputs"]  # where the tests and benches find the output files
 
 
 class BatchSettings(BaseModel):
@@ -106,7 +104,7 @@ class ClassBatch:
         self.gb, self.out, self.intake, self.settings, self.run_id = gb, out, intake, settings, run_id
         self.tasks: list[Task] = tasks
         self.skipped = len(intake.submissions) - len(tasks)
-        self.jobs = max(1, settings.jobs or os.cpu_count() or 1)
+        self.jobs = kernels(settings)
         self.started = time.monotonic()
 
     def __enter__(self) -> ClassBatch:
@@ -162,18 +160,22 @@ def open_batch(
     than ``groundtruth()``, unless ``regrade``), record the run and the intake, and list what is left to grade."""
     gb = Gradebook.open(out)
     try:
-        gb.check(info, regrade=settings.regrade)  # before the ground truth is hashed (that imports torch)
+        gb.check(info, regrade=settings.regrade)  # from the spec alone: before the ground truth is hashed
         gb.bind(dataclasses.replace(info, groundtruth=groundtruth()), regrade=settings.regrade)
         render_missing(gb, out)
-        jobs = max(1, settings.jobs or os.cpu_count() or 1)
         run_id = gb.start_run(
-            jobs=jobs, isolation=None, source=str(intake.root), layout=intake.layout, issues=intake.issues
+            jobs=kernels(settings), isolation=None, source=str(intake.root), layout=intake.layout, issues=intake.issues
         )
         tasks = plan_tasks(gb, intake, settings, run_id)
     except BaseException:
         gb.close()
         raise
     return ClassBatch(gb, out, intake, settings, run_id, tasks)
+
+
+def kernels(settings: BatchSettings) -> int:
+    """How many kernels run at once: ``jobs``, or one per CPU core."""
+    return max(1, settings.jobs or os.cpu_count() or 1)
 
 
 async def grade_batch(
