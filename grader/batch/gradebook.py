@@ -201,8 +201,8 @@ class Gradebook(ClassViews):
         if not other:
             return ""
         return (
-            f"{other} of {sum(counts.values())} grade(s) were graded against another or an unknown ground truth "
-            "than the others; run 'grader grade ... --regrade' before using these grades"
+            f"{other} of {sum(counts.values())} grade(s) were graded against another ground truth than the "
+            "gradebook's (or an unknown one); run 'grader grade ... --regrade' before using these grades"
         )
 
     def assignment(self) -> AssignmentInfo | None:

@@ -1,6 +1,7 @@
 """A ground truth that changes after grading (here an input file of the assignment; gtcache's tests cover the
-reference code, models and the device): the rerun refuses with one line, --student too, and --regrade grades
-everyone against the new one, through real kernels, leaving no grade or export from the old one."""
+reference code, models and the device): the rerun refuses with one line, --student too; reverted, the grades
+stand; --regrade grades everyone against the new one, through real kernels, leaving no grade or export from the
+old one."""
 
 import csv
 import json
@@ -62,7 +63,11 @@ def test_a_changed_input_file_is_refused_until_regrade_and_regrade_leaves_nothin
         [line] = refused.output.strip().splitlines()
         assert "2 grade(s) graded against another ground truth" in line and "pass --regrade" in line
     assert groundtruths(out) == {old: 2}  # nothing graded, nothing lost
+    logits(folder, 5.0, 1.0, 2.0)  # reverted: the grades stand again
+    back = runner.invoke(app, args)
+    assert back.exit_code == 0 and "nothing to grade" in back.output, back.output
 
+    logits(folder, 1.0, 5.0, 2.0)
     regraded = runner.invoke(app, [*args, "--regrade"])
     assert regraded.exit_code == 0 and "graded 2/2" in regraded.output, regraded.output
     [new] = groundtruths(out)
