@@ -7,6 +7,7 @@ Library API (the CLI in grader/cli.py is a thin shell over these):
     grader.authoring.validate.validate             is an assignment ready to release?
     grader.grading.grade.grade_submission          grade one notebook against a plan
     grader.batch.run.grade_batch                   grade a class into a gradebook, resumable, in parallel
+    grader.batch.run.open_batch                    the same in two steps: refusals and what is left, then grading
     grader.selfcheck.check.check_notebook          a student's self-check on the public tests
     grader.check                                   the same from inside a notebook: check("top_p_filter")
 """

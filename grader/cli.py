@@ -150,39 +150,53 @@ def grade(
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
-    from grader.assignment.assets import asset_paths
+    from functools import partial
+
+    from grader.assignment.gtkey import groundtruth_key
+    from grader.assignment.gtsources import cache_folder
     from grader.assignment.spec import load_assignment
-
-    try:
-        spec = load_assignment(assignment)
-        # a zygote imports torch while this process imports and builds its plan
-        launcher_ready = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)
-    except GraderError as exc:
-        _fail(exc)
-    import asyncio
-
-    from grader.assignment.groundtruth import build_plan
-    from grader.assignment.gtcache import cache_folder
     from grader.batch.intake import load_submissions
-    from grader.batch.run import BatchSettings, grade_batch
+    from grader.batch.run import BatchSettings, open_batch, spec_info
 
-    try:
+    settings = BatchSettings(jobs=jobs, regrade=regrade, only=student)
+    try:  # everything that may refuse comes first: no kernel is started, no model loaded, before it passed
+        spec = load_assignment(assignment)
         intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
         if not intake.submissions:
             raise GraderError(f"{submissions}: no submissions found")
+        groundtruth = partial(groundtruth_key, spec, cache_folder(out))  # remembered in OUT/.groundtruth
+        batch = open_batch(spec_info(spec), groundtruth, intake, out, settings)
+    except GraderError as exc:
+        _fail(exc)
+    console.print(f"{len(intake.submissions)} submission(s) found ({intake.layout} layout)")
+    for issue in intake.issues:
+        console.print(f"[yellow]skipped:[/yellow] {untrusted(issue)}", soft_wrap=True)
+    with batch:
+        if not batch.tasks:
+            _print_summary(batch.finish_without_grading(), out)
+            return
+        _grade_tasks(batch, spec, out, quiet, no_sandbox, no_fast_start)
+
+
+def _grade_tasks(batch, spec, out: Path, quiet: bool, no_sandbox: bool, no_fast_start: bool) -> None:
+    """Start the kernels (a zygote imports torch meanwhile), build the plan, grade what ``batch`` left to grade."""
+    import asyncio
+
+    from grader.assignment.assets import asset_paths
+    from grader.assignment.groundtruth import build_plan
+    from grader.assignment.gtsources import cache_folder
+
+    try:
+        launcher_ready = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)
         plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
         console.print(str(plan.groundtruth))
         launcher, notice = launcher_ready()
     except GraderError as exc:
         _fail(exc)
     console.print(notice)
-    console.print(f"{len(intake.submissions)} submission(s) found ({intake.layout} layout)")
-    for issue in intake.issues:
-        console.print(f"[yellow]skipped:[/yellow] {untrusted(issue)}", soft_wrap=True)
-    settings = BatchSettings(jobs=jobs, regrade=regrade, only=student)
     with _BatchProgress(quiet) as progress:
         try:
-            summary = asyncio.run(grade_batch(plan, intake, out, launcher, settings, progress))
+            summary = asyncio.run(batch.grade(plan, launcher, progress))
         except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
             _fail(exc)
         except KeyboardInterrupt:
@@ -203,8 +217,13 @@ def _print_summary(summary, out: Path) -> None:
     for exported in summary.exports:
         for warning in exported.warnings:
             console.print(f"[yellow]{exported.format}:[/yellow] {untrusted(warning)}", soft_wrap=True)
+    if summary.warning:
+        console.print(f"[red]warning:[/red] {untrusted(summary.warning)}", soft_wrap=True)
     if summary.skipped:
         console.print(f"{summary.skipped} submission(s) already graded, skipped (--regrade to grade them again)")
+    if not summary.graded_now:
+        console.print(f"nothing to grade -> {out} (summary: {out / 'summary.html'})")
+        return
     console.print(
         f"graded {summary.graded}/{summary.graded_now} submissions in {summary.seconds:.1f} s -> {out} "
         f"(summary: {out / 'summary.html'})"
@@ -277,7 +296,7 @@ def export(
     from grader.batch.exports import export as do_export
     from grader.batch.exports.worksheet import WorksheetSettings
     from grader.batch.gradebook import Gradebook
-    from grader.batch.run import EXPORTS_DIR, REPORTS_DIR, render_missing
+    from grader.batch.outfolder import REPORTS_DIR, export_into, render_missing
     from grader.batch.summary import write_summary
 
     chosen = list(FORMATS) + ["summary"] if "all" in formats else formats
@@ -293,11 +312,17 @@ def export(
         with Gradebook.open(out, create=False) as gb:
             render_missing(gb, out)
             files = [f for f in chosen if f != "summary"]
-            done = do_export(gb, out / REPORTS_DIR, to or out / EXPORTS_DIR, files, settings)
+            if to is None:  # into OUT: gradebook.csv, exports/ (rewritten by later grades with these options)
+                done = export_into(gb, out, files, settings)
+            else:
+                done = do_export(gb, out / REPORTS_DIR, to, files, settings)
             if "summary" in chosen:
                 console.print(f"summary: {write_summary(gb, out)}")
+            warning = gb.mixed_groundtruths()
     except GraderError as exc:
         _fail(exc)
+    if warning:
+        console.print(f"[red]warning:[/red] {untrusted(warning)}", soft_wrap=True)
     for exported in done:
         console.print(f"{exported.format}: {exported.path}")
         for warning in exported.warnings:

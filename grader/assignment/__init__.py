@@ -2,5 +2,6 @@
 
 ``spec`` (assignment.toml) -> ``inputs`` (each case's arguments) -> ``references`` (the reference run on
 them, on the host) -> ``groundtruth`` (a :class:`~grader.assignment.plan.GradingPlan`, cached by
-``gtcache``) -> ``release`` (the student notebook and the public-test bundle).
+``gtcache`` under the keys of ``casekey``) -> ``release`` (the student notebook and the public-test bundle).
+``gtkey`` remembers the hash of a whole ground truth between runs, without torch (``gtsources``: what it covers).
 """

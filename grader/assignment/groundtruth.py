@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from grader.assignment.assets import asset_paths
+from grader.assignment.casekey import combined_key
 from grader.assignment.gtcache import GroundTruthCache
 from grader.assignment.inputs import materialize
 from grader.assignment.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
@@ -26,36 +27,47 @@ def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> Grading
     """Compute every case's inputs and expected value (hidden cases included).
 
     With ``cache_dir``, a case whose content hash (see :mod:`grader.assignment.gtcache`) is stored there is read
-    instead of computed, and each computed case is stored. ``plan.groundtruth`` counts both.
+    instead of computed, and each computed case is stored. ``plan.groundtruth`` counts both;
+    ``plan.groundtruth_key`` combines every case's hash (as :func:`grader.assignment.casekey.hash_groundtruth`,
+    on the way).
     """
     from reference import device as ref_device
 
     ref_device.configure_determinism()
     spec, assets = assignment.spec, asset_paths(assignment)
-    cache = None if cache_dir is None else GroundTruthCache(cache_dir, assignment.folder, assets)
+    cache = GroundTruthCache(cache_dir, assignment.folder, assets)
     counts = GroundTruthCounts()
-    questions = []
+    questions, keys = [], []
     for question in spec.questions:
         cases = []
         for case in question.cases:
             target = spec.reference_for(question, case)
-            key = cache.key(case, target) if cache else None
-            found = cache.get(key) if key else None
+            key = cache.key(case, target)
+            keys.append((question.function, case.name, key, target))
+            found = cache.get(key) if key and cache_dir else None
             if found:
                 counts.cached += 1
                 args, expected = found
             else:
                 counts.computed += 1
                 args, expected = _compute(assignment, question, case, target, assets)
-                if key:
+                if key and cache_dir:
                     cache.put(key, args, expected)
             cases.append(CasePlan(case.name, case.compare, args, expected, case.hidden, case.weight))
         questions.append(QuestionPlan(question.function, question.points, cases, question.description))
-    counts.discarded = cache.discarded if cache else 0
-    if cache:
+    counts.discarded = cache.discarded
+    if cache_dir:
         log.info("%s (cache %s)", counts, cache.folder)
     return GradingPlan(
-        spec.id, spec.title, spec.version, spec.limits, questions, assets, ref_device.provenance(), counts
+        spec.id,
+        spec.title,
+        spec.version,
+        spec.limits,
+        questions,
+        assets,
+        ref_device.provenance(),
+        counts,
+        combined_key(keys),
     )
 
 

@@ -1,14 +1,15 @@
 """Ground truth computed once: each case's inputs and expected value, cached on disk by a content hash.
 
-``grader grade`` keeps the cache in ``OUT/.groundtruth/`` (:func:`cache_folder`), next to the gradebook,
-so regrading a class recomputes nothing. The key of a case (sha256, hex) covers everything its inputs
-and expected value depend on:
+``grader grade`` keeps the cache in ``OUT/.groundtruth/`` (:func:`~grader.assignment.gtsources.cache_folder`),
+next to the gradebook, so regrading a class recomputes nothing. The key of a case (sha256, hex) covers
+everything its inputs and expected value depend on:
 
 - the case as written in the spec: ``args``, ``reference_args``, the compare kind (a distribution case's
   reference gets no generator) and the resolved reference target ``module:function``;
 - the code: every ``.py`` file under ``reference/`` (so an edit anywhere in the reference invalidates
-  every entry), the grader modules that build inputs and run the reference (:data:`GRADER_CODE`), and the
-  source of each module a case names (its target, ``call`` inputs), e.g. ``grader/compare/rag.py``;
+  every entry), the grader modules that build inputs and run the reference
+  (:data:`~grader.assignment.gtsources.GRADER_CODE`), and the source of each module a case names (its
+  target, ``call`` inputs), e.g. ``grader/compare/rag.py``;
 - the bytes of every file a case reads (``file``, ``text_file``) and of every asset folder it names
   (``model``, ``tokenizer``, ``embedder``): each file's path and content;
 - where and how the reference runs: device (cpu or cuda) and its name, torch, transformers and
@@ -26,8 +27,6 @@ with the very same types (say a ``torch.Size``) is computed every time instead o
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -38,63 +37,28 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from grader.assignment.casekey import FORMAT, CaseKeys
 from grader.assignment.spec import Case
 from grader.boundary import wire
 from grader.common.files import write_bytes
 
-CACHE_DIR = ".groundtruth"
-FORMAT = "grader-groundtruth/1"
-GRADER_CODE = (
-    "assignment/groundtruth.py",
-    "assignment/inputs.py",
-    "assignment/references.py",
-    "boundary/kernel_side.py",
-    "boundary/wire.py",
-    "assignment/gtcache.py",
-)
-ASSET_KEYS = ("model", "tokenizer", "embedder")
-_HERE = Path(__file__).resolve().parents[1]  # grader/
 _PLAIN = (type(None), bool, int, float, str)
-_FILE_DIGESTS: dict[str, tuple[tuple, str]] = {}  # path -> (stat signature, sha256): a file is hashed once
 log = logging.getLogger(__name__)
-
-
-def cache_folder(out: Path) -> Path:
-    """Where ``grader grade`` keeps the ground truth of the output folder ``out``."""
-    return Path(out) / CACHE_DIR
 
 
 class GroundTruthCache:
     """Entries of one cache folder; the folder is created on the first write."""
 
-    def __init__(self, folder: Path, assignment_folder: Path, assets: dict[str, Path]):
-        self.folder, self.assignment_folder, self.assets = Path(folder), assignment_folder, assets
+    def __init__(self, folder: Path | None, assignment_folder: Path, assets: dict[str, Path]):
+        """``folder`` None: keys only (no entry is read or written)."""
+        self.folder = Path(folder) if folder is not None else None
+        self.assignment_folder, self.assets = assignment_folder, assets
         self.discarded = 0  # unreadable or mismatched entries seen (each is computed again)
-        self._environment = _environment()
-        self._code = _code_digest()
+        self.keys = CaseKeys(assignment_folder, assets, _environment())
 
     def key(self, case: Case, target: str) -> str | None:
-        """The content hash of ``case`` run by ``target``; None when its code cannot be found (no caching)."""
-        found = _scan([case.args, case.reference_args])
-        modules = {}
-        for module in sorted({target.partition(":")[0], *(t.partition(":")[0] for t in found["calls"])}):
-            modules[module] = _module_digest(module)
-            if modules[module] is None:
-                return None
-        material = {
-            "format": FORMAT,
-            "target": target,
-            "compare": case.compare.kind,
-            "args": case.args,
-            "reference_args": case.reference_args,
-            "code": self._code,
-            "modules": modules,
-            "files": {name: _file_or_none(self.assignment_folder / name) for name in sorted(found["files"])},
-            "assets": {n: folder_digest(self.assets[n]) for n in sorted(found["assets"]) if n in self.assets},
-            "environment": self._environment,
-        }
-        text = json.dumps(material, default=repr, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(text.encode()).hexdigest()
+        """The content hash of ``case`` run by ``target`` (:meth:`CaseKeys.key`)."""
+        return self.keys.key(case, target)
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.safetensors"
@@ -177,88 +141,13 @@ def _faithful(value, depth: int = 0) -> bool:
     return numpy_array and value.ndim > 0 and value.dtype.kind in "biuf" and value.dtype.isnative
 
 
-def _scan(nodes) -> dict[str, set[str]]:
-    """Asset names, files and reference calls a case's argument specs mention (at any depth)."""
-    found: dict[str, set[str]] = {"assets": set(), "files": set(), "calls": set()}
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-            found["assets"].update(node[k] for k in ASSET_KEYS if isinstance(node.get(k), str))
-            found["files"].update(node[k] for k in ("file", "text_file") if isinstance(node.get(k), str))
-            if isinstance(node.get("call"), str):
-                found["calls"].add(node["call"])
-    return found
+def reference_environment() -> dict:
+    """The environment of the keys as :func:`grader.assignment.groundtruth.build_plan` sees it: after the reference's
+    determinism policy is applied (:func:`reference.device.configure_determinism`)."""
+    from reference.device import configure_determinism
 
-
-def code_files() -> list[tuple[str, Path]]:
-    """The code every case depends on, as (name, path): the reference package's ``.py`` files, recursively,
-    and :data:`GRADER_CODE`, sorted by path."""
-    import reference
-
-    root = Path(reference.__file__).resolve().parent
-    files = [(f"reference/{p.relative_to(root).as_posix()}", p) for p in sorted(root.rglob("*.py"))]
-    return files + [(f"grader/{name}", _HERE / name) for name in GRADER_CODE]
-
-
-def _code_digest() -> str:
-    h = hashlib.sha256()
-    for name, path in code_files():
-        h.update(f"{name}\0{file_digest(path)}\n".encode())
-    return h.hexdigest()
-
-
-def _module_digest(module: str) -> str | None:
-    """The digest of a module's source file (or of its package's ``__init__``); None if it is not found."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-        return None
-    return file_digest(Path(spec.origin))
-
-
-def _file_or_none(path: Path) -> str | None:
-    try:
-        return file_digest(path)
-    except OSError:
-        return None  # a missing file: the case fails when it is computed, and nothing is stored
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, hashed once per process while its size, times and inode stay the same."""
-    path = Path(path).resolve()
-    st = path.stat()
-    signature = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-    known = _FILE_DIGESTS.get(str(path))
-    if known and known[0] == signature:
-        return known[1]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    _FILE_DIGESTS[str(path)] = (signature, h.hexdigest())
-    return h.hexdigest()
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 over the relative paths and contents of the files under ``folder`` (or of ``folder`` itself
-    when it is a file); symlinked folders are not followed. A missing folder has its own digest."""
-    folder = Path(folder)
-    if folder.is_file():
-        return file_digest(folder)
-    h = hashlib.sha256()
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(root) / name
-            if path.is_file():
-                h.update(f"{path.relative_to(folder).as_posix()}\0{file_digest(path)}\n".encode())
-    return h.hexdigest()
+    configure_determinism()
+    return _environment()
 
 
 def _environment() -> dict:

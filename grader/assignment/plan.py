@@ -67,6 +67,7 @@ class GradingPlan:
     assets: dict[str, Path] = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     groundtruth: GroundTruthCounts = field(default_factory=GroundTruthCounts)
+    groundtruth_key: str = ""  # the content hash of every case's ground truth (empty for a self-check bundle)
 
     @property
     def max_score(self) -> float:

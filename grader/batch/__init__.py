@@ -1,2 +1,3 @@
-"""Grading a class: intake of the submissions, a pool of sandboxed kernels, the SQLite gradebook, the class
-summary and the LMS exports. ``run`` is the loop; ``gradebook`` holds every SQL statement."""
+"""Grading a class: intake of the submissions, the refusals, a pool of sandboxed kernels, the SQLite gradebook, the
+class summary and the LMS exports. ``run`` is the loop (``pool`` the kernels); ``gradebook`` and
+``gradebook_views`` hold every SQL statement; ``outfolder`` writes OUT's files."""

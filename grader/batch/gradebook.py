@@ -5,7 +5,8 @@ Tables (``OUT/gradebook.sqlite``):
     meta      key/value: the assignment's id, version, title, spec hash, questions and maximum score
     runs      one row per ``grader grade``: when, how many jobs, which isolation, how many graded
     students  one row per student id found in the input: name, notebook, intake note, problem, fingerprint
-    attempts  one row per *completed* grading attempt: status, score, message, seconds, the full result
+    attempts  one row per *completed* grading attempt: status, score, message, seconds, the full result, and
+              the ground truth it was graded against (:func:`grader.assignment.groundtruth.groundtruth_key`)
     tests     one row per test of an attempt: question, name, hidden, status, kind, score, output
     issues    what the intake refused or skipped, per run
 
@@ -15,6 +16,11 @@ attempts, and the next run grades exactly the students without one. A student's 
 their latest. A rerun grades a student again only when asked (``regrade``, or their id in ``only``),
 when their submission changed (its fingerprint, a hash of the notebook's bytes), or when the last attempt
 ended in a grader ``error`` (a kernel that could not start is the machine's fault, not the student's).
+
+Grades stay comparable: :meth:`Gradebook.bind` refuses another assignment, a changed spec, and a ground truth
+(reference code, models, input files, torch, device) other than the one any current grade was graded against,
+unless ``regrade``. A gradebook from before ``attempts.groundtruth`` existed is migrated on open; its grades
+count as graded against an unknown ground truth.
 
 One grader at a time per folder: :meth:`Gradebook.open` takes an exclusive lock on ``OUT/.grader.lock``.
 """
@@ -30,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.batch.gradebook_views import STUDENT_ORDER, ClassViews
 from grader.errors import GraderError
 from grader.grading.results import SubmissionResult
 
@@ -47,7 +54,8 @@ CREATE TABLE IF NOT EXISTS students (
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY, student_id TEXT NOT NULL, run_id INTEGER NOT NULL, fingerprint TEXT,
     status TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, message TEXT NOT NULL,
-    problems TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL, finished REAL NOT NULL, result TEXT NOT NULL);
+    problems TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL, finished REAL NOT NULL, result TEXT NOT NULL,
+    groundtruth TEXT);
 CREATE INDEX IF NOT EXISTS attempts_by_student ON attempts (student_id, id);
 CREATE TABLE IF NOT EXISTS tests (
     attempt_id INTEGER NOT NULL REFERENCES attempts (id), question TEXT NOT NULL, name TEXT NOT NULL,
@@ -71,10 +79,7 @@ class AssignmentInfo:
     spec_hash: str
     max_score: float
     questions: list[tuple[str, float]]  # (function, points)
-
-
-# Numeric ids (Moodle participants) in numeric order first, then the others alphabetically.
-STUDENT_ORDER = "student_id GLOB '*[^0-9]*', length(student_id), student_id"
+    groundtruth: str = ""  # the content hash of the ground truth (grader.assignment.groundtruth.groundtruth_key)
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,14 @@ class GradeRow:
     seconds: float
     submitted: float | None
     result: dict  # the Gradescope-shaped results.json
+    groundtruth: str | None = None  # what it was graded against (None: unknown, an older gradebook)
 
     @property
     def questions(self) -> list[dict]:
         return self.result.get("questions", [])
 
 
-class Gradebook:
+class Gradebook(ClassViews):
     """The SQLite gradebook of one output folder. Use as a context manager (closes and unlocks)."""
 
     def __init__(self, db: sqlite3.Connection, lock, folder: Path):
@@ -134,6 +140,7 @@ class Gradebook:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        _migrate(db)
         return cls(db, lock, folder)
 
     def close(self) -> None:
@@ -151,8 +158,8 @@ class Gradebook:
 
     # ------------------------------------------------------------------ the assignment
 
-    def bind(self, info: AssignmentInfo, *, regrade: bool) -> None:
-        """Tie this gradebook to ``info``; refuse another assignment, or a changed one without ``regrade``."""
+    def check(self, info: AssignmentInfo, *, regrade: bool) -> None:
+        """Refuse another assignment, or a changed spec without ``regrade`` (needs no ground truth)."""
         old = self.assignment()
         if old and old.id != info.id:
             raise GraderError(
@@ -163,9 +170,40 @@ class Gradebook:
                 f"{self.folder}: graded with another version of {info.id!r} (the spec changed since); "
                 "pass --regrade to grade everything again, or use another --out"
             )
+
+    def bind(self, info: AssignmentInfo, *, regrade: bool) -> None:
+        """Tie this gradebook to ``info``: :meth:`check` it, refuse a ground truth other than any current grade's
+        without ``regrade``; the attempts recorded from now on are graded against ``info.groundtruth``."""
+        self.check(info, regrade=regrade)
+        other = {key: n for key, n in self.groundtruths().items() if key != info.groundtruth}
+        if other and not regrade:
+            unknown = other.get(None, 0)
+            why = f" ({unknown} of them before the gradebook recorded it)" if unknown else ""
+            raise GraderError(
+                f"{self.folder}: {sum(other.values())} grade(s) graded against another ground truth{why}: the "
+                "reference code, a model, an input file, torch or the device changed since; pass --regrade to grade "
+                "everything again, or use another --out"
+            )
         values = {**info.__dict__, "questions": json.dumps(info.questions)}
         with self._tx():
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    def groundtruths(self) -> dict[str | None, int]:
+        """How many current grades were graded against each ground truth (None: unknown, an older gradebook)."""
+        return dict(self.db.execute("SELECT groundtruth, count(*) FROM current GROUP BY groundtruth").fetchall())
+
+    def mixed_groundtruths(self) -> str:
+        """A one-line warning when the current grades were not all graded against the gradebook's ground truth
+        (a ``--regrade`` that was interrupted, a gradebook from before it was recorded); '' when they were."""
+        info = self.assignment()
+        counts = self.groundtruths()
+        other = sum(n for key, n in counts.items() if not info or key != info.groundtruth)
+        if not other:
+            return ""
+        return (
+            f"{other} of {sum(counts.values())} grade(s) were graded against another ground truth than the "
+            "gradebook's (or an unknown one); run 'grader grade ... --regrade' before using these grades"
+        )
 
     def assignment(self) -> AssignmentInfo | None:
         meta = {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM meta")}
@@ -173,12 +211,26 @@ class Gradebook:
             return None
         questions = [(f, float(p)) for f, p in json.loads(meta["questions"])]
         return AssignmentInfo(
-            meta["id"], meta["title"], meta["version"], meta["spec_hash"], float(meta["max_score"]), questions
+            meta["id"],
+            meta["title"],
+            meta["version"],
+            meta["spec_hash"],
+            float(meta["max_score"]),
+            questions,
+            meta.get("groundtruth", ""),
         )
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # ------------------------------------------------------------------ runs and intake
 
-    def start_run(self, *, jobs: int, isolation: str, source: str, layout: str, issues: list[str]) -> int:
+    def start_run(self, *, jobs: int, isolation: str | None, source: str, layout: str, issues: list[str]) -> int:
         with self._tx():
             cur = self.db.execute(
                 "INSERT INTO runs (started, jobs, isolation, source, layout) VALUES (?, ?, ?, ?, ?)",
@@ -188,9 +240,13 @@ class Gradebook:
             self.db.executemany("INSERT INTO issues VALUES (?, ?)", [(run_id, m) for m in issues])
         return run_id
 
-    def finish_run(self, run_id: int, graded: int) -> None:
+    def finish_run(self, run_id: int, graded: int, isolation: str | None = None) -> None:
+        """Mark the run finished; ``isolation``: its kernels' (None: as started, e.g. no kernel was needed)."""
         with self._tx():
-            self.db.execute("UPDATE runs SET finished = ?, graded = ? WHERE id = ?", (time.time(), graded, run_id))
+            self.db.execute(
+                "UPDATE runs SET finished = ?, graded = ?, isolation = coalesce(?, isolation) WHERE id = ?",
+                (time.time(), graded, isolation, run_id),
+            )
 
     def note_students(self, run_id: int, students: list[StudentRow]) -> None:
         """Record (or refresh) what the intake found for each student."""
@@ -221,11 +277,13 @@ class Gradebook:
     # ------------------------------------------------------------------ results
 
     def record(self, run_id: int, result: SubmissionResult, fingerprint: str) -> int:
-        """Write one completed attempt and its tests, atomically; return the attempt's id."""
+        """Write one completed attempt and its tests, atomically; return the attempt's id. The attempt counts as
+        graded against the ground truth the gradebook is bound to (:meth:`bind`)."""
         with self._tx():
             cur = self.db.execute(
                 "INSERT INTO attempts (student_id, run_id, fingerprint, status, score, max_score, message, "
-                "problems, seconds, finished, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "problems, seconds, finished, result, groundtruth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "(SELECT value FROM meta WHERE key = 'groundtruth'))",
                 (
                     result.student_id,
                     run_id,
@@ -265,7 +323,12 @@ class Gradebook:
                 r["seconds"],
                 r["submitted"],
                 json.loads(r["result"]),
+                r["groundtruth"],
             )
+
+    def last_attempt(self) -> int:
+        """The id of the latest attempt (0 with none): what the class files were last written from."""
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM attempts").fetchone()[0]
 
     def current_ids(self) -> list[str]:
         """Every student with a current attempt."""
@@ -274,66 +337,6 @@ class Gradebook:
     def current_result(self, sid: str) -> str:
         """The current attempt's result of ``sid``, as stored (the JSON text of ``results/<id>.json``)."""
         return self.db.execute("SELECT result FROM current WHERE student_id = ?", (sid,)).fetchone()[0]
-
-    # ------------------------------------------------------------------ the class, for the summary
-
-    def _dicts(self, sql: str, *args) -> list[dict]:
-        return [dict(r) for r in self.db.execute(sql, args)]
-
-    def status_counts(self) -> dict[str, int]:
-        return {r["status"]: r["n"] for r in self._dicts("SELECT status, count(*) AS n FROM current GROUP BY status")}
-
-    def graded_scores(self) -> list[float]:
-        return [r[0] for r in self.db.execute("SELECT score FROM current WHERE status = 'graded'")]
-
-    def current_where(self, problems: bool) -> list[dict]:
-        """Current attempts not graded normally (``problems`` False), or graded with timeouts or dead kernels."""
-        where = "status = 'graded' AND problems != ''" if problems else "status != 'graded'"
-        columns = "student_id, name, status, message, problems, seconds"
-        return self._dicts(f"SELECT {columns} FROM current WHERE {where} ORDER BY student_id")
-
-    def intake_notes(self) -> list[dict]:
-        """What the intake noted about students it still graded (e.g. which of several notebooks)."""
-        return self._dicts("SELECT student_id, name, note FROM students WHERE note != '' AND problem = ''")
-
-    def latest_issues(self) -> list[str]:
-        """What the latest run's intake refused or skipped."""
-        return [r[0] for r in self.db.execute("SELECT message FROM issues WHERE run_id = (SELECT max(id) FROM runs)")]
-
-    def test_pass_rates(self) -> list[dict]:
-        """Per test among graded submissions: question, name, hidden, n, passed and its commonest failure kind
-        (``kind``, '' if none failed); lowest pass rate first."""
-        rows = self._dicts(
-            "SELECT t.question, t.name, max(t.hidden) AS hidden, count(*) AS n, sum(t.status = 'passed') AS passed "
-            "FROM tests t JOIN current c ON t.attempt_id = c.id WHERE c.status = 'graded' "
-            "GROUP BY t.question, t.name ORDER BY 1.0 * passed / n, t.question, t.name"
-        )
-        commonest = {}
-        for r in self.db.execute(
-            "SELECT t.name, t.kind, count(*) AS n FROM tests t JOIN current c ON t.attempt_id = c.id "
-            "WHERE c.status = 'graded' AND t.status = 'failed' GROUP BY t.name, t.kind ORDER BY n"
-        ):
-            commonest[r["name"]] = r["kind"]  # ordered by count: the commonest kind is written last
-        return [{**r, "kind": commonest.get(r["name"], "")} for r in rows]
-
-    def question_totals(self) -> dict[str, dict]:
-        """Per question among graded submissions: n (submissions), score (their sum), imperfect (not full)."""
-        rows = self._dicts(
-            "SELECT t.question, count(DISTINCT c.id) AS n, sum(t.score) AS score, "
-            "count(DISTINCT CASE WHEN t.status = 'failed' THEN c.id END) AS imperfect "
-            "FROM tests t JOIN current c ON t.attempt_id = c.id WHERE c.status = 'graded' GROUP BY t.question"
-        )
-        return {r["question"]: r for r in rows}
-
-    def graded_seconds(self) -> list[float]:
-        """Grading time of each graded submission, ascending."""
-        return [r[0] for r in self.db.execute("SELECT seconds FROM current WHERE status = 'graded' ORDER BY seconds")]
-
-    def runs(self) -> list[dict]:
-        return self._dicts("SELECT id, started, finished, jobs, isolation, graded FROM runs")
-
-    def slowest(self, n: int = 5) -> list[dict]:
-        return self._dicts("SELECT student_id, seconds FROM current ORDER BY seconds DESC LIMIT ?", n)
 
 
 def problems(result: SubmissionResult) -> str:
@@ -358,6 +361,13 @@ def fingerprint(notebook: Path, problem: str) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a gradebook written by an older grader up to :data:`SCHEMA` (its grades are kept as they are)."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(attempts)")}
+    if "groundtruth" not in columns:  # before grades recorded their ground truth: NULL, unknown
+        db.execute("ALTER TABLE attempts ADD COLUMN groundtruth TEXT")
 
 
 class _Transaction:

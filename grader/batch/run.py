@@ -7,6 +7,12 @@ written: ``reports/<id>.html`` and ``.md``, and last, atomically, ``results/<id>
 the source of truth: a run that starts re-renders the files of any attempt whose ``results/<id>.json`` is
 missing (the process died between the commit and the files).
 
+Order of events: :func:`open_batch` locks the gradebook, refuses another assignment or a changed spec (from
+the spec alone), then a changed ground truth (its content hash, computing no case), and lists what is left to
+grade; only when something is, the caller starts kernels and builds the plan (which may load models), and
+:meth:`ClassBatch.grade` grades. So a refusal, or a rerun with nothing to grade, never starts a kernel or loads
+a model, and imports torch only to hash the ground truth.
+
 Resuming: a rerun of the same command grades only the students without a current attempt (or whose
 submission changed, or whose last attempt was a grader error); ``regrade`` grades everyone again,
 ``only`` grades just the listed students again. Killed at any point, a run loses at most the submissions
@@ -18,39 +24,39 @@ number of submissions (the submission list itself is a few hundred bytes per stu
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import hashlib
 import json
-import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, Field
 
-from grader.assignment.plan import GradingPlan
-from grader.batch.exports import Exported, ExportSettings, export
-from grader.batch.exports.tables import write_csv
+from grader.assignment.gtkey import forget
+from grader.assignment.gtsources import cache_folder
+from grader.assignment.spec import Assignment
+from grader.batch.exports import Exported, ExportSettings
 from grader.batch.gradebook import AssignmentInfo, Gradebook, StudentRow, fingerprint
 from grader.batch.intake import Intake, Submission
-from grader.batch.summary import write_summary
+from grader.batch.outfolder import (
+    GRADEBOOK,  # noqa: F401 (imported from here by tests, from before outfolder)
+    MOODLE_EXPORTS,
+    RESULTS_DIR,  # noqa: F401
+    class_files_stale,
+    render_missing,
+    write_class_files,
+    write_outputs,
+)
 from grader.errors import GraderError
-from grader.grading.grade import all_failed, grade_submission
-from grader.grading.report import render_reports
-from grader.grading.results import SubmissionResult, SubmissionStatus
-from grader.sandbox.launcher import Launcher
+from grader.grading.results import SubmissionResult
 
-RESULTS_DIR = "results"
-REPORTS_DIR = "reports"
-EXPORTS_DIR = "exports"
-GRADEBOOK = "gradebook.csv"
-MOODLE_EXPORTS = ("moodle-worksheet", "moodle-feedback")
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # both import torch (wire, through the plan); a refusal or a no-op rerun never needs it
+    from grader.assignment.plan import GradingPlan
+    from grader.sandbox.launcher import Launcher
 
 
 class BatchSettings(BaseModel):
@@ -83,10 +89,93 @@ class BatchSummary:
     seconds: float
     exports: list[Exported] = field(default_factory=list)
     results: list[SubmissionResult] = field(default_factory=list)  # filled only by grade_all
+    warning: str = ""  # the gradebook's current grades mix ground truths (Gradebook.mixed_groundtruths)
 
     @property
     def graded(self) -> int:
         return self.counts.get("graded", 0)
+
+
+class ClassBatch:
+    """One ``grade`` of a class into an output folder, after :func:`open_batch`'s refusals: what is left to grade
+    (``tasks``), grading it, the class files. Holds the gradebook and its lock until closed."""
+
+    def __init__(self, gb: Gradebook, out: Path, intake: Intake, settings: BatchSettings, run_id: int, tasks):
+        self.gb, self.out, self.intake, self.settings, self.run_id = gb, out, intake, settings, run_id
+        self.tasks: list[Task] = tasks
+        self.skipped = len(intake.submissions) - len(tasks)
+        self.jobs = kernels(settings)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> ClassBatch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.gb.close()
+
+    async def grade(self, plan: GradingPlan, launcher: Launcher, observer: Observer | None = None) -> BatchSummary:
+        """Grade the tasks with ``plan``, committing each result at once; then write the class files."""
+        from grader.batch.pool import run_pool  # imports torch (the judges): only when there is work
+
+        bound = self.gb.assignment()
+        if bound and plan.groundtruth_key != bound.groundtruth:
+            forget(cache_folder(self.out))  # the remembered hash was wrong, or a file changed meanwhile
+            raise GraderError(
+                f"{self.out}: the ground truth changed while this run started (the plan's differs from the one "
+                "checked against the gradebook); run it again"
+            )
+        if observer:
+            observer.start(len(self.tasks), self.skipped)
+        counts: dict[str, int] = {}
+
+        def commit(task: Task, result: SubmissionResult) -> None:
+            self.gb.record(self.run_id, result, task.fingerprint)
+            write_outputs(result, self.out)
+            counts[result.status] = counts.get(result.status, 0) + 1
+            if observer:
+                observer.done(result)
+
+        await run_pool(plan, self.tasks, lambda t: t.sub, launcher, self.jobs, commit)
+        return self._finish(counts, launcher.name)
+
+    def finish_without_grading(self) -> BatchSummary:
+        """Nothing to grade: record the run; write the class files only if a grade changed since they were."""
+        return self._finish({}, None)
+
+    def _finish(self, counts: dict[str, int], isolation: str | None) -> BatchSummary:
+        self.gb.finish_run(self.run_id, sum(counts.values()), isolation)
+        exported = []
+        if counts or class_files_stale(self.gb, self.out):
+            also = MOODLE_EXPORTS if self.intake.layout == "moodle" else ()
+            exported = write_class_files(self.gb, self.out, also, self.settings.exports)
+        seconds = time.monotonic() - self.started
+        warning = self.gb.mixed_groundtruths()
+        return BatchSummary(sum(counts.values()), self.skipped, counts, seconds, exported, warning=warning)
+
+
+def open_batch(
+    info: AssignmentInfo, groundtruth: Callable[[], str], intake: Intake, out: Path, settings: BatchSettings
+) -> ClassBatch:
+    """Lock ``out``'s gradebook, refuse what must be (another assignment, a changed spec, then a ground truth other
+    than ``groundtruth()``, unless ``regrade``), record the run and the intake, and list what is left to grade."""
+    gb = Gradebook.open(out)
+    try:
+        gb.check(info, regrade=settings.regrade)  # from the spec alone: before the ground truth is hashed
+        gb.bind(dataclasses.replace(info, groundtruth=groundtruth()), regrade=settings.regrade)
+        render_missing(gb, out)
+        run_id = gb.start_run(
+            jobs=kernels(settings), isolation=None, source=str(intake.root), layout=intake.layout, issues=intake.issues
+        )
+        tasks = plan_tasks(gb, intake, settings, run_id)
+    except BaseException:
+        gb.close()
+        raise
+    return ClassBatch(gb, out, intake, settings, run_id, tasks)
+
+
+def kernels(settings: BatchSettings) -> int:
+    """How many kernels run at once: ``jobs``, or one per CPU core."""
+    return max(1, settings.jobs or os.cpu_count() or 1)
 
 
 async def grade_batch(
@@ -99,31 +188,8 @@ async def grade_batch(
 ) -> BatchSummary:
     """Grade what is left of ``intake`` into ``out``; write the gradebook, reports, summary and exports."""
     settings = settings or BatchSettings()
-    started = time.monotonic()
-    jobs = max(1, settings.jobs or os.cpu_count() or 1)
-    with Gradebook.open(out) as gb:
-        gb.bind(assignment_info(plan), regrade=settings.regrade)
-        render_missing(gb, out)
-        run_id = gb.start_run(
-            jobs=jobs, isolation=launcher.name, source=str(intake.root), layout=intake.layout, issues=intake.issues
-        )
-        tasks = plan_tasks(gb, intake, settings, run_id)
-        skipped = len(intake.submissions) - len(tasks)
-        if observer:
-            observer.start(len(tasks), skipped)
-        counts: dict[str, int] = {}
-
-        def commit(task: Task, result: SubmissionResult) -> None:
-            gb.record(run_id, result, task.fingerprint)
-            write_outputs(result, out)
-            counts[result.status] = counts.get(result.status, 0) + 1
-            if observer:
-                observer.done(result)
-
-        await run_pool(plan, tasks, launcher, jobs, commit)
-        gb.finish_run(run_id, sum(counts.values()))
-        exported = write_class_outputs(gb, out, intake.layout, settings.exports)
-    return BatchSummary(sum(counts.values()), skipped, counts, time.monotonic() - started, exported)
+    with open_batch(assignment_info(plan), lambda: plan.groundtruth_key, intake, out, settings) as batch:
+        return await batch.grade(plan, launcher, observer)
 
 
 def plan_tasks(gb: Gradebook, intake: Intake, settings: BatchSettings, run_id: int) -> list[Task]:
@@ -149,105 +215,33 @@ def plan_tasks(gb: Gradebook, intake: Intake, settings: BatchSettings, run_id: i
     return tasks
 
 
-async def run_pool(
-    plan: GradingPlan,
-    tasks: list[Task],
-    launcher: Launcher,
-    jobs: int,
-    commit: Callable[[Task, SubmissionResult], None],
-) -> None:
-    """Grade ``tasks`` with at most ``jobs`` kernels at once; ``commit`` each result as soon as it is ready."""
-    workroot = Path(tempfile.mkdtemp(prefix="grader-runs-"))
-    free = list(range(jobs - 1, -1, -1))
-    running: dict[asyncio.Task, tuple[Task, int]] = {}
-    pending = iter(tasks)
-    try:
-        while True:
-            while free and (task := next(pending, None)) is not None:
-                slot = free.pop()
-                running[asyncio.create_task(grade_one(plan, task.sub, launcher, workroot, slot))] = (task, slot)
-            if not running:
-                break
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for finished in done:
-                task, slot = running.pop(finished)
-                free.append(slot)
-                commit(task, finished.result())
-    finally:
-        for t in running:
-            t.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        shutil.rmtree(workroot, ignore_errors=True)
-
-
-async def grade_one(plan: GradingPlan, sub: Submission, launcher: Launcher, workroot: Path, slot: int):
-    """One student's result: graded in a kernel, or at once when the intake found nothing to run."""
-    if sub.problem:
-        return not_graded(plan, sub.student_id, sub.status, sub.problem, launcher)
-    try:
-        result = await grade_submission(plan, sub.notebook, sub.student_id, launcher, workroot, slot)
-    except GraderError:
-        raise  # the machine, not the submission: stop the batch (what is committed stays)
-    except Exception as exc:  # a bug in the grader: record it for this student, go on with the others
-        log.exception("grading %s failed in the grader", sub.student_id)
-        result = not_graded(plan, sub.student_id, "error", f"grader error: {type(exc).__name__}: {exc}", launcher)
-    if sub.note:
-        result.notes.insert(0, sub.note)
-    return result
-
-
-def not_graded(plan: GradingPlan, student_id: str, status: SubmissionStatus, message: str, launcher: Launcher):
-    """A result with every test failed as 'not run' and ``message`` saying why."""
-    return SubmissionResult(
-        student_id=student_id,
-        assignment=plan.assignment,
-        status=status,
-        score=0.0,
-        max_score=plan.max_score,
-        message=message[:1000],
-        questions=all_failed(plan, "not_run", message[:1000]),
-        isolation=launcher.name,
-        provenance=plan.provenance,
+def assignment_info(plan: GradingPlan) -> AssignmentInfo:
+    """What the gradebook stores of a plan's assignment, with its ground truth."""
+    questions = [(q.function, q.points) for q in plan.questions]
+    spec = spec_hash(plan.assignment, plan.version, plan.questions)
+    return AssignmentInfo(
+        plan.assignment, plan.title, plan.version, spec, plan.max_score, questions, plan.groundtruth_key
     )
 
 
-def write_outputs(result: SubmissionResult, out: Path) -> None:
-    """The student's reports, then (atomically, last) ``results/<id>.json``: its presence means both are done."""
-    (out / RESULTS_DIR / f"{result.student_id}.json").unlink(missing_ok=True)
-    render_reports(result, out / REPORTS_DIR)
-    result.save(out / RESULTS_DIR)
+def spec_info(assignment: Assignment) -> AssignmentInfo:
+    """:func:`assignment_info` from the spec alone (no case computed; the ground truth left to :func:`open_batch`)."""
+    spec = assignment.spec
+    questions = [(q.function, q.points) for q in spec.questions]
+    return AssignmentInfo(
+        spec.id, spec.title, spec.version, spec_hash(spec.id, spec.version, spec.questions), spec.max_score, questions
+    )
 
 
-def render_missing(gb: Gradebook, out: Path) -> int:
-    """Write the files of current attempts whose ``results/<id>.json`` is missing; return how many."""
-    missing = [sid for sid in gb.current_ids() if not (out / RESULTS_DIR / f"{sid}.json").is_file()]
-    for sid in missing:
-        write_outputs(SubmissionResult.from_gradescope(json.loads(gb.current_result(sid))), out)
-    return len(missing)
-
-
-def write_class_outputs(gb: Gradebook, out: Path, layout: str, settings: ExportSettings) -> list[Exported]:
-    """``gradebook.csv`` and ``summary.html`` always; Moodle's worksheet and feedback zip for a Moodle intake."""
-    write_csv(gb, out / GRADEBOOK)
-    write_summary(gb, out)
-    if layout != "moodle":
-        return []
-    return export(gb, out / REPORTS_DIR, out / EXPORTS_DIR, MOODLE_EXPORTS, settings)
-
-
-def assignment_info(plan: GradingPlan) -> AssignmentInfo:
-    questions = [(q.function, q.points) for q in plan.questions]
-    return AssignmentInfo(plan.assignment, plan.title, plan.version, plan_hash(plan), plan.max_score, questions)
-
-
-def plan_hash(plan: GradingPlan) -> str:
-    """A hash of what decides a grade: version, questions, points, and each case's name, weight and comparison."""
+def spec_hash(assignment: str, version: str, questions) -> str:
+    """A hash of what decides a grade: version, questions, points, and each case's name, weight and comparison
+    (``questions`` of a plan or of a spec: both have function, points and cases with these fields)."""
     body = [
-        plan.assignment,
-        plan.version,
+        assignment,
+        version,
         [
             [q.function, q.points, [[c.name, c.hidden, c.weight, c.compare.model_dump()] for c in q.cases]]
-            for q in plan.questions
+            for q in questions
         ],
     ]
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]

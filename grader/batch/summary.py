@@ -1,4 +1,5 @@
-"""The class summary: which tests the class failed most, the score distribution, what broke, how long it took.
+"""The class summary: every student with their points and report, which tests the class failed most and with
+which message, the score distribution, what broke, how long it took.
 
 Computed from the gradebook's aggregates (:mod:`grader.batch.gradebook`: SQL over the current attempt of each
 student), so it costs the same memory for 30 or 3,000 students, and rendered from ``templates/summary.html.j2``
@@ -6,7 +7,12 @@ into one self-contained HTML file: the plots are inline SVG and CSS, with no scr
 outside the file.
 
 Pass rates per test and per question count only submissions that were graded; a notebook that could not be
-read at all is listed under "not graded normally" instead of counting as a failure of every test.
+read at all is listed under "not graded normally" instead of counting as a failure of every test. The headline
+counts the entries the intake skipped (refused zip entries, files not named like a submission) too, and a
+gradebook whose grades were not all graded against one ground truth says so at the top.
+
+Everything from a submission (ids, names, messages) is escaped by the template's autoescape; report links are
+URL-encoded.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from grader.grading.results import FAILURE_KINDS
 
 SUMMARY = "summary.html"
 BINS = 10
+MESSAGE_CHARS = 200  # of a test's commonest failure message
 CHART_W, CHART_H = 600, 200
 
 
@@ -51,17 +58,22 @@ class Summary:
     notes: list[dict]
     issues: list[str]
     timing: dict
+    functions: list[tuple[str, float]] = field(default_factory=list)  # (function, points), as the spec lists them
+    columns: list[dict] = field(default_factory=list)  # every test (question, name, hidden), in spec order
+    roster: list[dict] = field(default_factory=list)  # per student, in student order: points, tests, report
+    warning: str = ""  # the grades mix ground truths (Gradebook.mixed_groundtruths)
     generated: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M"))
 
 
 def build_summary(gb: Gradebook) -> Summary:
     info = gb.assignment()
-    counts, scores = gb.status_counts(), gb.graded_scores()
+    counts, scores, issues = gb.status_counts(), gb.graded_scores(), gb.latest_issues()
+    columns = gb.test_columns()
     return Summary(
         assignment=info.id if info else "",
         title=info.title if info else "",
         max_score=info.max_score if info else 0.0,
-        counts={"total": sum(counts.values()), **counts},
+        counts={"total": sum(counts.values()), **counts, "skipped": len(issues)},
         scores=_score_stats(scores),
         histogram=histogram(scores, info.max_score if info else 1.0),
         tests=_tests(gb),
@@ -69,9 +81,55 @@ def build_summary(gb: Gradebook) -> Summary:
         not_graded=gb.current_where(problems=False),
         troubled=gb.current_where(problems=True),
         notes=gb.intake_notes(),
-        issues=gb.latest_issues(),
+        issues=issues,
         timing=_timing(gb),
+        functions=info.questions if info else [],
+        columns=columns,
+        roster=roster(gb, columns),
+        warning=gb.mixed_groundtruths(),
     )
+
+
+def roster(gb: Gradebook, columns: list[dict]) -> list[dict]:
+    """Each student's current attempt in student order: id, name, status, score, points per function, the status
+    of each test of ``columns`` ('' where the attempt has none), the report's file, and whether it was graded
+    against another ground truth than the gradebook's."""
+    info = gb.assignment()
+    functions = [f for f, _ in info.questions] if info else []
+    out = []
+    for r in gb.rows():
+        by_question = {q["name"]: q for q in r.questions}
+        tests = {(q["name"], t["name"]): t for q in r.questions for t in q.get("tests", [])}
+        cells = [_cell(tests.get((c["question"], c["name"]))) for c in columns]
+        out.append(
+            {
+                "student_id": r.student_id,
+                "name": r.name,
+                "status": r.status,
+                "score": r.score,
+                "max_score": r.max_score,
+                "points": [_points(by_question.get(f)) for f in functions],
+                "tests": cells,
+                "report": f"reports/{r.student_id}.html",
+                "other_groundtruth": bool(info) and r.groundtruth != info.groundtruth,
+            }
+        )
+    return out
+
+
+def _points(question: dict | None) -> dict:
+    """A question's points and their share of its maximum (for the cell's shade); 0 of 0 for a missing one."""
+    if not question:
+        return {"score": 0.0, "share": 0.0}
+    share = question["score"] / question["max_score"] if question["max_score"] else 0.0
+    return {"score": question["score"], "share": share}
+
+
+def _cell(test: dict | None) -> str:
+    """'passed', 'failed', 'not run' (a notebook that could not run) or '' (no such test in this attempt)."""
+    if test is None:
+        return ""
+    return "not run" if test.get("kind") == "not_run" else test["status"]
 
 
 def histogram(scores: list[float], max_score: float, bins: int = BINS) -> list[Bar]:
@@ -98,11 +156,15 @@ def _score_stats(scores: list[float]) -> dict[str, float]:
 
 
 def _tests(gb: Gradebook) -> list[dict]:
-    """Every test with its pass rate among graded submissions and its commonest reason for failing; worst first."""
-    return [
-        {**r, "rate": r["passed"] / r["n"], "why": FAILURE_KINDS.get(r["kind"], r["kind"])}
-        for r in gb.test_pass_rates()
-    ]
+    """Every test with its pass rate among graded submissions and its commonest failure message (first line, cut to
+    :data:`MESSAGE_CHARS`; the failure kind where the message is empty); worst first."""
+    out = []
+    for r in gb.test_pass_rates():
+        why = FAILURE_KINDS.get(r["kind"], r["kind"])
+        first = (r["message"] or "").strip().splitlines()[:1]
+        message = first[0][:MESSAGE_CHARS] + ("…" if len(first[0]) > MESSAGE_CHARS else "") if first else why
+        out.append({**r, "rate": r["passed"] / r["n"], "why": why, "message": message})
+    return out
 
 
 def _questions(gb: Gradebook) -> list[dict]:

@@ -17,26 +17,13 @@ value is. Student values arrive decoded by :mod:`grader.boundary.wire`: plain da
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from grader.compare import distribution, rag, values
-from grader.compare.rules import CloseCompare, DistributionCompare, ExactCompare, PromptCompare, RagCompare, Rule
-from grader.compare.verdict import CallContext, Verdict
-
-Judge = Callable[[Rule, object, object, CallContext], Verdict]
-
-JUDGES: dict[type[Rule], Judge] = {
-    ExactCompare: values.judge_exact,
-    CloseCompare: values.judge_close,
-    DistributionCompare: distribution.judge,
-    RagCompare: rag.judge,
-    PromptCompare: rag.judge_prompt,
-}
+_LAZY = ("JUDGES", "Judge", "compare")
 
 
-def compare(
-    rule: Rule, expected, actual, observed: dict | None = None, args: dict | None = None, resolve=None
-) -> Verdict:
-    """Judge ``actual`` against ``expected`` by ``rule``. Only behaviour judges (``rag``) use what the call
-    ``observed``, the case's ``args`` and ``resolve`` (handle -> the host's model or tokenizer)."""
-    return JUDGES[type(rule)](rule, expected, actual, CallContext(observed, args or {}, resolve))
+def __getattr__(name: str):
+    """``JUDGES``, ``Judge`` and ``compare`` from :mod:`grader.compare.judges`, imported on first use (torch)."""
+    if name in _LAZY:
+        from grader.compare import judges
+
+        return getattr(judges, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """The comparison rules an assignment spec may name per case (``compare = { kind = ... }``), with their options.
 
-Each rule is judged by one function of this package (:data:`grader.compare.JUDGES`). Adding a rule: a model
+Each rule is judged by one function of this package (:data:`grader.compare.judges.JUDGES`). Adding a rule: a model
 here, a judge, and a row in that table.
 """
 

@@ -17,7 +17,7 @@ from grader.assignment.references import resolve_handle
 from grader.boundary import harness
 from grader.common.settings import TIMEOUTS
 from grader.common.text import clip
-from grader.compare import compare
+from grader.compare.judges import compare
 from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
 from grader.grading.execute import KernelSession, run_notebook, submission_deadline

@@ -1,5 +1,6 @@
 """The ground-truth cache (grader.assignment.gtcache): computed once, invalidated by exactly what changed, never
-trusted blindly.
+trusted blindly; and the hash of a whole assignment's ground truth (grader.assignment.gtkey), remembered until
+anything it covers changes.
 
 The reference runs for real; only the second builds replace it with a function that fails if called.
 """
@@ -16,10 +17,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from grader.assignment import gtcache
+from grader.assignment import casekey, gtcache, gtkey
 from grader.assignment.assets import asset_paths
+from grader.assignment.casekey import hash_groundtruth
 from grader.assignment.groundtruth import build_plan
-from grader.assignment.gtcache import FORMAT, GroundTruthCache, cache_folder
+from grader.assignment.gtcache import FORMAT, GroundTruthCache
+from grader.assignment.gtsources import cache_folder
 from grader.assignment.spec import load_assignment
 from grader.boundary.wire import Handle
 from reference.models import course_lm_path
@@ -204,8 +207,8 @@ def test_reference_code_and_device_invalidate_every_case(assignment, tmp_path, m
     folder = tmp_path / "gt"
     extra = tmp_path / "helper.py"
     extra.write_text("X = 1\n")
-    files = gtcache.code_files
-    monkeypatch.setattr(gtcache, "code_files", lambda: [*files(), ("reference/helper.py", extra)])
+    files = casekey.code_files
+    monkeypatch.setattr(casekey, "code_files", lambda: [*files(), ("reference/helper.py", extra)])
     assert counts(build_plan(assignment, cache_dir=folder)) == (0, CASES)
     assert counts(build_warm(assignment, folder, monkeypatch)) == (CASES, 0)
     extra.write_text("X = 2\n")
@@ -215,12 +218,61 @@ def test_reference_code_and_device_invalidate_every_case(assignment, tmp_path, m
     assert counts(build_plan(assignment, cache_dir=folder)) == (0, CASES)
 
 
+@pytest.mark.parametrize("change", ["file", "model", "module", "reference code", "spec", "environment"])
+def test_the_whole_ground_truth_hash_is_remembered_until_anything_it_covers_changes(
+    assignment, tmp_path, monkeypatch, change
+):
+    memo = tmp_path / "out" / ".groundtruth"
+    extra = tmp_path / "helper.py"
+    extra.write_text("X = 1\n")
+    files = casekey.code_files
+    for module in (casekey, gtkey):
+        monkeypatch.setattr(module, "code_files", lambda: [*files(), ("reference/helper.py", extra)])
+    key = gtkey.groundtruth_key(assignment, memo)
+    environment = gtcache.reference_environment()
+    assert key == hash_groundtruth(assignment, environment)[0] == build_plan(assignment).groundtruth_key
+    with monkeypatch.context() as m:  # remembered: nothing is hashed again, the environment is not asked for
+        m.setattr(gtkey, "hash_groundtruth", noop)
+        m.setattr(gtcache, "reference_environment", noop)
+        assert gtkey.groundtruth_key(assignment, memo) == key
+    if change == "file":
+        save_file({"logits": torch.tensor([[0.0, 1.0, 5.0, 2.0]])}, str(assignment.folder / "data/logits.safetensors"))
+    elif change == "model":
+        config = assignment.folder / "lm" / "config.json"
+        config.write_text(json.dumps(json.loads(config.read_text()), indent=4))
+    elif change == "module":
+        path = module_file(assignment)
+        path.write_text(path.read_text() + "# reviewed\n")
+    elif change == "reference code":
+        extra.write_text("X = 2\n")
+    elif change == "spec":
+        toml = assignment.folder / "assignment.toml"
+        toml.write_text(toml.read_text().replace("randn = [3, 7], seed = 0", "randn = [3, 7], seed = 9"))
+        assignment = load_assignment(assignment.folder)
+    else:  # another machine or torch build: the witness differs, the hash is computed again
+        environment = gtkey._environment
+        monkeypatch.setattr(gtkey, "_environment", lambda: {**environment(), "gpus": ["0000:01:00.0"]})
+    assert gtkey.recall(gtkey.memo_path(memo, assignment), assignment) is None
+    fresh = gtkey.groundtruth_key(assignment, memo)
+    assert fresh == build_plan(assignment).groundtruth_key
+    assert (fresh == key) == (change == "environment")  # the same machine in truth: the same hash
+    assert gtkey.recall(gtkey.memo_path(memo, assignment), assignment) == fresh
+
+
+def test_an_unreadable_memo_is_computed_again(assignment, tmp_path):
+    memo = tmp_path / "gt"
+    key = gtkey.groundtruth_key(assignment, memo)
+    gtkey.memo_path(memo, assignment).write_text("{not json")
+    assert gtkey.recall(gtkey.memo_path(memo, assignment), assignment) is None
+    assert gtkey.groundtruth_key(assignment, memo) == key
+
+
 def test_code_files_cover_the_reference_package_and_the_grader_inputs():
-    names = [name for name, _ in gtcache.code_files()]
+    names = [name for name, _ in casekey.code_files()]
     assert "reference/sampling.py" in names and "reference/models/build.py" in names
     own = {"grader/assignment/groundtruth.py", "grader/assignment/inputs.py", "grader/assignment/gtcache.py"}
     assert own <= set(names)
-    assert all(path.is_file() for _, path in gtcache.code_files())
+    assert all(path.is_file() for _, path in casekey.code_files())
 
 
 def test_bad_entries_are_computed_again_with_a_warning(assignment, tmp_path, monkeypatch, caplog):

@@ -83,3 +83,45 @@ def test_one_grader_per_output_folder(gb, tmp_path):
 def test_export_needs_an_existing_gradebook(tmp_path):
     with pytest.raises(GraderError, match="no gradebook here"):
         Gradebook.open(tmp_path / "nothing", create=False)
+
+
+def test_a_changed_ground_truth_is_refused_until_regrade_and_a_mix_is_flagged(gb, mini_plan):
+    info = assignment_info(mini_plan)
+    r = run(gb)
+    gb.record(r, fake_result("alice", PASS), "fp")
+    gb.record(r, fake_result("bob", PASS), "fp")
+    assert gb.groundtruths() == {info.groundtruth: 2} and gb.mixed_groundtruths() == ""
+    changed = dataclasses.replace(info, groundtruth="another")
+    with pytest.raises(GraderError, match=r"2 grade\(s\) graded against another ground truth: .* pass --regrade"):
+        gb.bind(changed, regrade=False)
+    gb.bind(changed, regrade=True)
+    gb.record(r, fake_result("alice", PASS), "fp")  # a --regrade that stopped after one student
+    assert "1 of 2 grade(s) were graded against another" in gb.mixed_groundtruths()
+    with pytest.raises(GraderError, match="graded against another ground truth"):
+        gb.bind(changed, regrade=False)  # the rerun may not leave bob's old grade beside alice's new one
+    gb.record(r, fake_result("bob", PASS), "fp")
+    assert gb.mixed_groundtruths() == "" and gb.groundtruths() == {"another": 2}
+
+
+OLD_ATTEMPTS = """CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY, student_id TEXT NOT NULL, run_id INTEGER NOT NULL, fingerprint TEXT,
+    status TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, message TEXT NOT NULL,
+    problems TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL, finished REAL NOT NULL, result TEXT NOT NULL)"""
+
+
+def test_a_gradebook_from_before_ground_truths_were_recorded_opens_and_asks_for_a_regrade(tmp_path, mini_plan):
+    out = tmp_path / "old"
+    out.mkdir()
+    db = sqlite3.connect(out / "gradebook.sqlite")
+    db.execute(OLD_ATTEMPTS)
+    db.execute("INSERT INTO attempts VALUES (1, 'alice', 1, 'fp', 'graded', 3, 3, '', '', 1.0, 0, '{}')")
+    db.commit()
+    db.close()
+    info = assignment_info(mini_plan)
+    with Gradebook.open(out) as book:
+        assert book.groundtruths() == {None: 1}
+        with pytest.raises(GraderError, match=r"1 of them before the gradebook recorded it\).*--regrade"):
+            book.bind(info, regrade=False)
+        book.bind(info, regrade=True)
+        book.record(run(book), fake_result("alice", PASS), "fp")
+        assert book.groundtruths() == {info.groundtruth: 1}

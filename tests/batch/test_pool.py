@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from grader.batch import run
+from grader.batch import pool
 from grader.batch.intake import Intake, Submission
 from grader.batch.run import BatchSettings, grade_batch
 from grader.errors import GraderError
@@ -41,7 +41,7 @@ def fake_kernels(monkeypatch):
             raise state["fail_with"]
         return fake_result(student_id, PASS)
 
-    monkeypatch.setattr(run, "grade_submission", fake_grade)
+    monkeypatch.setattr(pool, "grade_submission", fake_grade)
     return state
 
 
