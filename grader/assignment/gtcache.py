@@ -8,7 +8,8 @@ and expected value depend on:
   reference gets no generator) and the resolved reference target ``module:function``;
 - the code: every ``.py`` file under ``reference/`` (so an edit anywhere in the reference invalidates
   every entry), the grader modules that build inputs and run the reference (:data:`GRADER_CODE`), and the
-  source of each module a case names (its target, ``call`` inputs), e.g. ``grader/compare/rag.py``;
+  source of each module a case names (its target, ``call`` inputs), e.g. ``grader/compare/rag.py`` or the
+  assignment's own ``reference.py`` (a reference file of the course repository, hashed like any module);
 - the bytes of every file a case reads (``file``, ``text_file``) and of every asset folder it names
   (``model``, ``tokenizer``, ``embedder``): each file's path and content;
 - where and how the reference runs: device (cpu or cuda) and its name, torch, transformers and
@@ -38,6 +39,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from grader.assignment.references import module_file
 from grader.assignment.spec import Case
 from grader.boundary import wire
 from grader.common.files import write_bytes
@@ -78,7 +80,7 @@ class GroundTruthCache:
         found = _scan([case.args, case.reference_args])
         modules = {}
         for module in sorted({target.partition(":")[0], *(t.partition(":")[0] for t in found["calls"])}):
-            modules[module] = _module_digest(module)
+            modules[module] = _module_digest(module, self.assignment_folder)
             if modules[module] is None:
                 return None
         material = {
@@ -211,8 +213,12 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def _module_digest(module: str) -> str | None:
-    """The digest of a module's source file (or of its package's ``__init__``); None if it is not found."""
+def _module_digest(module: str, folder: Path) -> str | None:
+    """The digest of a module's source file (or of its package's ``__init__``; or of the assignment's own
+    reference file, see :func:`grader.assignment.references.module_file`); None if it is not found."""
+    path = module_file(module, folder)
+    if path is not None:
+        return file_digest(path) if path.is_file() else None
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
