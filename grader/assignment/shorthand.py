@@ -90,7 +90,7 @@ def _substitute(value: Any, named: dict, loc: tuple, raw: dict, origin: str, see
         _fail(origin, loc, raw, f"unknown input {name!r}{did_you_mean(name, named)} (define it in [inputs])")
     if name in seen:
         _fail(origin, loc, raw, f"named input {name!r} refers to itself ({' -> '.join((*seen, name))})")
-    return _substitute(copy.deepcopy(named[name]), named, loc, raw, origin, (*seen, name))
+    return _substitute(copy.deepcopy(named[name]), named, ("inputs", name), raw, origin, (*seen, name))
 
 
 def _check(args: dict, loc: tuple, raw: dict, origin: str) -> None:

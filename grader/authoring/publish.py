@@ -2,8 +2,9 @@
 
 A function left without ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers is released as written. That
 is found by running the released template (in a plain local kernel: it is the instructor's own code) on
-every case: a released function that passes all its cases is a leak, and the release is refused. The
-release is built in a staging folder and moved into place only when it passed.
+every case: a released function that passes all its cases is a leak, and the release is refused (so is
+a release whose template could not be run at all). The release is built in a staging folder next to the
+target and moved into place only when it passed.
 """
 
 from __future__ import annotations
@@ -36,16 +37,20 @@ def shipped_solutions(plan: GradingPlan, template: SubmissionResult, notebook: s
 def release_checked(assignment: Assignment, out: Path, launcher: Launcher | None = None) -> Path:
     """Build the release into ``out`` (empty or absent) and return its notebook; a :class:`ReleaseError`,
     and nothing written, when a graded function's solution would ship (:func:`shipped_solutions`)."""
-    out = Path(out)
+    out = Path(out).resolve()  # a kernel's run folder must be absolute
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReleaseError(f"{out}: the release folder must be empty or absent")
     out.parent.mkdir(parents=True, exist_ok=True)
     plan = build_plan(assignment)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    runs = Path(tempfile.mkdtemp(prefix="grader-runs-"))  # short: a kernel's sockets live there
     try:
         notebook = release(assignment, staging / "release", plan)
-        run = grade_submission(plan, notebook, "template", launcher or LocalLauncher(), staging / "runs")
-        shipped = shipped_solutions(plan, asyncio.run(run), Path(assignment.spec.notebook).name)
+        run = grade_submission(plan, notebook, "template", launcher or LocalLauncher(), runs)
+        template = asyncio.run(run)
+        if template.status != "graded":
+            raise ReleaseError(f"{notebook.name}: cannot check the released template: {template.message[:300]}")
+        shipped = shipped_solutions(plan, template, notebook.name)
         if shipped:
             raise ReleaseError("; ".join(shipped))
         if out.exists():
@@ -53,4 +58,5 @@ def release_checked(assignment: Assignment, out: Path, launcher: Launcher | None
         (staging / "release").rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(runs, ignore_errors=True)
     return out / notebook.name
