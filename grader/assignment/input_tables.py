@@ -47,7 +47,7 @@ def table_problem(table: dict) -> str | None:
     kind = kind_of(table)
     if kind is None:
         unknown = [k for k in table if k not in INPUT_KEYS]
-        hint = did_you_mean(unknown[0], INPUT_KEYS) if unknown else ""
+        hint = did_you_mean(unknown[0], [*INPUT_KEYS, "input"]) if unknown else ""  # input: a named input
         keys = ", ".join(repr(k) for k in table) or "none"
         return f"an input table needs exactly one kind of {', '.join(sorted(INPUT_KEYS))}; got keys {keys}{hint}"
     required, optional = INPUT_KEYS[kind]

@@ -24,7 +24,7 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # AssignmentSpec.id
 
 def new_assignment(folder: Path) -> list[Path]:
     """Write the scaffold into ``folder`` (absent or empty; its name is the assignment id); return the files."""
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # `grader new .` in an empty folder named like the id
     if not ID_PATTERN.match(folder.name):
         raise GraderError(f"{folder}: the folder's name is the assignment id: letters, digits, '_', '.', '-' only")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
