@@ -31,7 +31,7 @@ from grader.assignment.plan import GradingPlan, load_bundle
 from grader.assignment.references import module_file
 from grader.assignment.release import BEGIN, END, release
 from grader.assignment.spec import Assignment
-from grader.authoring.examples import TEMPLATE, example_notebooks, example_problems
+from grader.authoring.examples import TEMPLATE, example_notebooks, example_problems, expected_points
 from grader.authoring.publish import shipped_solutions
 from grader.grading.grade import grade_submission
 from grader.grading.results import SubmissionResult
@@ -96,6 +96,8 @@ def validate(assignment: Assignment, launcher: Launcher, jobs: int | None = None
     problems = example_problems(assignment, plan, results)
     examples = sorted(set(results) - {INSTRUCTOR})
     detail = "; ".join(problems) or f"{len(examples)} graded as expected ({', '.join(examples)})"
+    if expected_points(assignment) is None:
+        detail = "none: add example submissions and their points in examples/expected.toml to test the tests"
     findings.append(Finding("examples earn their points of examples/expected.toml", not problems, detail))
     return Validation(findings, results)
 
