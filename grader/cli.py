@@ -1,4 +1,5 @@
-"""The ``grader`` command: a thin shell over the library (release, check, grade, export, report, validate, doctor).
+"""The ``grader`` command: a thin shell over the library (new, validate, release, check, grade, export, report,
+doctor).
 
 Exit status: 0 when the command did its job (a batch whose submissions failed still completed);
 1 with a one-line reason when the grader itself could not run.
@@ -51,13 +52,29 @@ NO_FAST_START = typer.Option(
 
 
 @app.command()
-def release(assignment: Path, out: Path = typer.Option(..., "--out", help="Empty folder for the release.")):
-    """Build the student release: template notebook, public tests with expected values, assets."""
-    from grader.assignment.release import release as do_release
-    from grader.assignment.spec import load_assignment
+def new(folder: Path):
+    """Write a working minimal assignment into FOLDER (its name is the id): spec, instructor notebook,
+    reference.py and examples. `grader validate FOLDER` passes on it as written."""
+    from grader.authoring.scaffold import new_assignment
 
     try:
-        notebook = do_release(load_assignment(assignment), out)
+        files = new_assignment(folder)
+    except GraderError as exc:
+        _fail(exc)
+    for path in files:
+        console.print(f"wrote {path}", soft_wrap=True, markup=False)
+    console.print(f"next: grader validate {folder}", soft_wrap=True, markup=False)
+
+
+@app.command()
+def release(assignment: Path, out: Path = typer.Option(..., "--out", help="Empty folder for the release.")):
+    """Build the student release: template notebook, public tests with expected values, assets. Refused when
+    a graded function passes its cases in the template (its solution would ship)."""
+    from grader.assignment.spec import load_assignment
+    from grader.authoring.publish import release_checked
+
+    try:
+        notebook = release_checked(load_assignment(assignment), out)
     except GraderError as exc:
         _fail(exc)
     console.print(f"released {notebook}")
@@ -348,9 +365,10 @@ def validate(
     assignment: Path,
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel."),
     no_fast_start: bool = NO_FAST_START,
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Notebooks graded at once (default: number of cores)."),
 ):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
-    nothing leaked. Exit 1 if any check fails."""
+    no solution shipped, nothing leaked, examples earn their expected points. Exit 1 if any check fails."""
     from grader.assignment.assets import asset_paths
     from grader.assignment.spec import load_assignment
     from grader.authoring.validate import validate as run_checks
@@ -359,7 +377,7 @@ def validate(
         spec = load_assignment(assignment)
         launcher, notice = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)()
         console.print(notice)
-        findings = run_checks(spec, launcher)
+        findings = run_checks(spec, launcher, jobs or None).findings
     except GraderError as exc:
         _fail(exc)
     table = Table(title=f"validate {spec.spec.id}")

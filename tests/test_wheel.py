@@ -121,3 +121,29 @@ def test_a_student_checks_a_release_through_the_check_server(installed, tmp_path
         subprocess.run([bin_folder / "python", "-c", "from grader.selfcheck.client import stop; stop()"], env=env)
     assert "FAIL" not in done.stdout and "hidden test(s) are not run here" in done.stdout, done.stdout
     assert (tmp_path / "release" / ".feedback" / "mine.html").is_file()
+
+
+def test_a_course_repository_outside_the_grader_validates_releases_and_grades(installed, tmp_path):
+    """An instructor's own course repository: `grader new`, then validate, release and grade a class with the
+    installed grader alone (no file of the grader's source tree: not even its course model cache)."""
+    bin_folder, env = installed
+    env = {key: value for key, value in env.items() if key != "LLM_COURSE_CACHE"}
+    grader = bin_folder / "grader"
+    sandbox = [] if os.geteuid() == 0 and shutil.which("bwrap") else ["--no-sandbox"]
+    run([grader, "new", "course/05-norms"], tmp_path, env)
+    assignment = tmp_path / "course" / "05-norms"
+    assert (assignment / "reference.py").is_file() and (assignment / "examples" / "expected.toml").is_file()
+    validated = run([grader, "validate", "course/05-norms", "-j", "2", *sandbox], tmp_path, env)
+    assert "FAILED" not in validated.stdout and validated.stdout.count(" ok ") == 6, validated.stdout
+    run([grader, "release", "course/05-norms", "--out", "release"], tmp_path, env)
+    released = {p.relative_to(tmp_path / "release").as_posix() for p in (tmp_path / "release").rglob("*")}
+    assert released == {"05-norms.ipynb", "tests", "tests/public.json", "tests/public.safetensors"}
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for example in ("correct", "bug_sum_not_mean"):
+        shutil.copy(assignment / "examples" / f"{example}.ipynb", submissions / f"{example}.ipynb")
+    shutil.copy(tmp_path / "release" / "05-norms.ipynb", submissions / "untouched.ipynb")
+    run([grader, "grade", "course/05-norms", "submissions", "--out", "out", "--quiet", *sandbox], tmp_path, env)
+    with open(tmp_path / "out" / "gradebook.csv", newline="") as file:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
+    assert scores == {"correct": 2.0, "bug_sum_not_mean": 0.0, "untouched": 0.0}

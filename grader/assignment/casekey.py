@@ -37,10 +37,11 @@ class CaseKeys:
         found = _scan([case.args, case.reference_args])
         modules = {}
         for module in sorted({target.partition(":")[0], *(t.partition(":")[0] for t in found["calls"])}):
-            modules[module] = _module_digest(module)
+            path = module_file(module, self.assignment_folder)
+            modules[module] = _module_digest(module) if path is None else _file_or_none(path)
             if modules[module] is None:
                 return None
-        self.read["modules"].update(modules)
+            self.read["modules" if path is None else "files"].add(module if path is None else path)
         self.read["files"].update(self.assignment_folder / name for name in found["files"])
         self.read["folders"].update(self.assets[n] for n in found["assets"] if n in self.assets)
         material = {
@@ -105,6 +106,14 @@ def _code_digest() -> str:
     for name, path in code_files():
         h.update(f"{name}\0{file_digest(path)}\n".encode())
     return h.hexdigest()
+
+
+def module_file(module: str, folder: Path) -> Path | None:
+    """The file of a reference module given by path (``reference.py``, ``refs/norms.py``), resolved in the
+    assignment ``folder``; None for an importable module name (``reference.sampling``)."""
+    if not (module.endswith(".py") or "/" in module):
+        return None
+    return (Path(folder) / module).resolve()
 
 
 def _module_digest(module: str) -> str | None:

@@ -80,4 +80,4 @@ def _compute(assignment: Assignment, question: Question, case: Case, target: str
     )
     if isinstance(case.compare, DistributionCompare):  # probabilities never depend on random numbers
         ref_args = {k: v for k, v in ref_args.items() if not (isinstance(v, Handle) and v.kind == "generator")}
-    return args, run_reference(target, ref_args, assets, where)
+    return args, run_reference(target, ref_args, assets, where, assignment.folder)

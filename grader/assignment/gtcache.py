@@ -9,7 +9,8 @@ everything its inputs and expected value depend on:
 - the code: every ``.py`` file under ``reference/`` (so an edit anywhere in the reference invalidates
   every entry), the grader modules that build inputs and run the reference
   (:data:`~grader.assignment.gtsources.GRADER_CODE`), and the source of each module a case names (its
-  target, ``call`` inputs), e.g. ``grader/compare/rag.py``;
+  target, ``call`` inputs), e.g. ``grader/compare/rag.py`` or the assignment's own ``reference.py`` (a
+  reference file of the course repository, hashed like any module);
 - the bytes of every file a case reads (``file``, ``text_file``) and of every asset folder it names
   (``model``, ``tokenizer``, ``embedder``): each file's path and content;
 - where and how the reference runs: device (cpu or cuda) and its name, torch, transformers and

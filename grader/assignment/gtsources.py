@@ -15,6 +15,7 @@ CACHE_DIR = ".groundtruth"
 GRADER_CODE = (
     "assignment/groundtruth.py",
     "assignment/inputs.py",
+    "assignment/input_tables.py",
     "assignment/references.py",
     "boundary/kernel_side.py",
     "boundary/wire.py",

@@ -20,7 +20,8 @@ Each argument is a plain TOML value (number, string, bool, list) or an inline ta
                                                            function is graded on the reference's inputs)
     { tuple = [1, 2] }, { literal = {...} }                a tuple; any value taken as is
 
-Everything here runs on the host; the values are the same every time (seeded, CPU generator).
+The keys each kind takes are in :data:`grader.assignment.input_tables.INPUT_KEYS`, checked when the spec is
+read. Everything here runs on the host; the values are the same every time (seeded, CPU generator).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from grader.assignment.input_tables import kind_of, table_problem
 from grader.assignment.references import load_model, load_tokenizer, run_reference
 from grader.boundary.wire import Handle
 from grader.errors import SpecError
@@ -61,7 +63,7 @@ def materialize(args: dict, folder: Path, assets: dict[str, Path], where: str) -
 
 
 def _is_embedder(spec) -> bool:
-    return isinstance(spec, dict) and _kind(spec) == "embedder"
+    return isinstance(spec, dict) and kind_of(spec) == "embedder"
 
 
 def _value(spec, folder: Path, assets: dict[str, Path], where: str):
@@ -69,18 +71,10 @@ def _value(spec, folder: Path, assets: dict[str, Path], where: str):
         return [_value(x, folder, assets, where) for x in spec]
     if not isinstance(spec, dict):
         return spec
-    kind = _kind(spec)
-    if kind is None:
-        raise SpecError(f"{where}: an inline table needs exactly one of {sorted(_BUILDERS)}, got keys {list(spec)}")
-    return _guard(where, kind, spec, _BUILDERS[kind], spec, folder, assets)
-
-
-def _kind(spec: dict) -> str | None:
-    """The one builder key of ``spec``; ``tokenizer`` is also an option of ``encode`` and ``token_id``."""
-    kinds = [k for k in spec if k in _BUILDERS or k == "embedder"]
-    if len(kinds) > 1 and "tokenizer" in kinds:
-        kinds.remove("tokenizer")
-    return kinds[0] if len(kinds) == 1 else None
+    problem = table_problem(spec)  # checked when the spec was read; again for direct callers
+    if problem:
+        raise SpecError(f"{where}: {problem}")
+    return _guard(where, kind_of(spec), spec, _BUILDERS[kind_of(spec)], spec, folder, assets)
 
 
 def _guard(where: str, kind: str, spec: dict, build, *args):
@@ -127,7 +121,7 @@ def _file(spec: dict, folder: Path, assets) -> torch.Tensor:
 
 def _call(spec: dict, folder: Path, assets) -> object:
     args = materialize(spec.get("args", {}), folder, assets, f"call {spec['call']}")
-    return run_reference(spec["call"], args, assets, f"input from {spec['call']}")
+    return run_reference(spec["call"], args, assets, f"input from {spec['call']}", folder)
 
 
 def _asset(assets: dict[str, Path], name: str) -> Path:

@@ -13,17 +13,23 @@ callable that computes the expected value on the host, and how the student's val
       args = { logits = { tensor = [[1.0, 1.0, 1.0, 0.0]] }, k = 2 }
       compare = { kind = "close", atol = 0.0 }
 
-Errors name the file, the field and what was expected (see :func:`load_assignment`).
+Shorthands (a default ``compare`` for the assignment or a question, named ``[inputs]``) are written out
+before validation (:mod:`grader.assignment.shorthand`). Errors name the file, the field and what was
+expected, one line each, with the closest valid name for an unknown one (see :func:`load_assignment`).
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from grader.assignment.names import did_you_mean, field_path
+from grader.assignment.shorthand import expand
 from grader.compare.rules import CloseCompare, Compare
 from grader.errors import SpecError
 
@@ -71,6 +77,7 @@ class Question(_Strict):
     points: float = Field(gt=0)
     reference: str | None = Field(None, description="'module:function'; default: the assignment's module + function.")
     description: str = ""
+    compare: Compare | None = Field(None, description="Default comparison of this question's cases.")
     cases: list[Case] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -94,7 +101,12 @@ class AssignmentSpec(_Strict):
     title: str
     version: str = "1"
     notebook: str = Field(description="The instructor notebook, relative to the assignment folder.")
-    reference: str = Field(description="Default module of reference callables, e.g. 'reference.sampling'.")
+    reference: str = Field(
+        description="Default module of reference callables: a file of the assignment folder ('reference.py') "
+        "or an importable module ('reference.sampling')."
+    )
+    compare: Compare | None = Field(None, description="Default comparison of every case (a question's wins).")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Named inputs: { input = 'name' } in args.")
     limits: Limits = Field(default_factory=Limits)
     assets: dict[str, Asset] = Field(default_factory=dict)
     questions: list[Question] = Field(min_length=1)
@@ -140,31 +152,73 @@ def load_assignment(folder: str | Path) -> Assignment:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    raw = expand(raw, str(path))
     try:
         spec = AssignmentSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(f"{path}: invalid spec:\n{_describe(exc, raw)}") from None
+        raise SpecError(_describe(exc, raw, str(path))) from None
     if not (folder / spec.notebook).is_file():
         raise SpecError(f"{path}: field 'notebook': file {spec.notebook!r} not found in {folder}")
     return Assignment(folder=folder.resolve(), spec=spec)
 
 
-def _describe(exc: ValidationError, raw: dict) -> str:
-    """One line per error: a readable field path (question functions instead of list indices) and the problem."""
+def _describe(exc: ValidationError, raw: dict, origin: str) -> str:
+    """One line per error: the file, a readable field path (question functions instead of list indices) and the
+    problem; an unknown field gets the closest valid name."""
     lines = []
     for err in exc.errors(include_url=False):
-        lines.append(f"  field '{_field_path(err['loc'], raw)}': {err['msg']}")
+        loc, message = tuple(err["loc"]), err["msg"]
+        if err["type"] == "extra_forbidden":
+            loc, name = loc[:-1], str(loc[-1])
+            message = f"unknown field {name!r}{did_you_mean(name, _fields_at(loc))}"
+        where = f"field '{field_path(loc, raw)}'" if loc else "top level"
+        lines.append(f"{origin}: invalid spec: {where}: {message}")
     return "\n".join(lines)
 
 
-def _field_path(loc: tuple, raw: Any) -> str:
-    parts, node = [], raw
+def _fields_at(loc: tuple) -> list[str]:
+    """The valid field names of the model at ``loc`` (a pydantic error location) of an assignment spec."""
+    node: Any = AssignmentSpec
     for key in loc:
-        if isinstance(key, int) and isinstance(node, list) and key < len(node):
-            node = node[key]
-            label = node.get("function") or node.get("name") if isinstance(node, dict) else None
-            parts[-1] = f"{parts[-1]}[{key}]" + (f" ({label})" if label else "") if parts else f"[{key}]"
-            continue
-        parts.append(str(key))
-        node = node.get(key) if isinstance(node, dict) else None
-    return ".".join(parts)
+        node = _step(node, key)
+    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
+
+
+def _step(node: Any, key) -> Any:
+    """The type one key of a pydantic error location leads to below ``node``: a field, a list item, a dict
+    value, or the member of a union its discriminator tag (``kind``) picks."""
+    node = _unwrap(node)
+    origin, args = typing.get_origin(node), typing.get_args(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(str(key))
+        return field.annotation if field else None
+    if origin is list:
+        return args[0]
+    if origin is dict:
+        return args[1]
+    if origin in (Union, types.UnionType):
+        members = [m for m in _members(node) if m is not type(None)]
+        if len(members) == 1:
+            return _step(members[0], key)
+        tagged = [m for m in members if _tag(m) == key]
+        return tagged[0] if tagged else None
+    return None
+
+
+def _tag(model: Any):
+    field = getattr(model, "model_fields", {}).get("kind")
+    return field.default if field else None
+
+
+def _unwrap(node: Any) -> Any:
+    while typing.get_origin(node) is typing.Annotated:
+        node = typing.get_args(node)[0]
+    return node
+
+
+def _members(union: Any) -> list:
+    """The members of a union, nested unions and ``Annotated`` wrappers flattened."""
+    out = []
+    for member in map(_unwrap, typing.get_args(union)):
+        out += _members(member) if typing.get_origin(member) in (Union, types.UnionType) else [member]
+    return out

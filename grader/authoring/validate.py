@@ -1,18 +1,25 @@
 """``grader validate``: is an assignment ready to release?
 
-Four checks, each a :class:`Finding`:
+Six checks, each a :class:`Finding`:
 1. the ground truth is deterministic: every case's expected value computed twice is identical;
 2. the instructor notebook (solutions in place) earns full marks;
 3. the released template earns zero, and every test fails cleanly (no grader error, no unreadable output);
-4. the release leaks nothing: no solution line, no reference source line, no hidden case (by name or by
-   any of its tensors).
+4. no graded function ships its solution: none passes all its cases in the released template (a function
+   without solution markers is released as written; :mod:`grader.authoring.publish`);
+5. the release leaks nothing: no solution line, no reference source line (of ``reference/`` or of the
+   assignment's own reference files), no hidden case (by name or by any of its tensors);
+6. every example submission earns exactly its points of ``examples/expected.toml``
+   (:mod:`grader.authoring.examples`).
+
+The notebooks (instructor, template, examples) are graded ``jobs`` at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -21,9 +28,13 @@ import torch
 import reference
 from grader.assignment.groundtruth import build_plan
 from grader.assignment.plan import GradingPlan, load_bundle
+from grader.assignment.references import module_file
 from grader.assignment.release import BEGIN, END, release
 from grader.assignment.spec import Assignment
+from grader.authoring.examples import TEMPLATE, example_notebooks, example_problems, expected_points
+from grader.authoring.publish import shipped_solutions
 from grader.grading.grade import grade_submission
+from grader.grading.results import SubmissionResult
 from grader.sandbox.launcher import Launcher
 
 REFERENCE_SOURCE = Path(reference.__file__).resolve().parent
@@ -37,12 +48,30 @@ class Finding:
     detail: str = ""
 
 
-def validate(assignment: Assignment, launcher: Launcher) -> list[Finding]:
+INSTRUCTOR = "(instructor notebook)"  # the key of its result: no example's file stem
+
+
+@dataclass
+class Validation:
+    """The findings, and each graded notebook's result by name (the instructor's, ``template``, examples)."""
+
+    findings: list[Finding]
+    results: dict[str, SubmissionResult] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(f.passed for f in self.findings)
+
+
+def validate(assignment: Assignment, launcher: Launcher, jobs: int | None = None) -> Validation:
     plan = build_plan(assignment)
     findings = [_deterministic(plan, build_plan(assignment))]
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         tmp = Path(tmp)
-        solution = _grade(plan, assignment.notebook_path, launcher, tmp)
+        template = release(assignment, tmp / "release", plan)
+        notebooks = {INSTRUCTOR: assignment.notebook_path, TEMPLATE: template, **example_notebooks(assignment)}
+        results = asyncio.run(grade_notebooks(plan, notebooks, launcher, tmp / "runs", jobs or os.cpu_count() or 1))
+        solution, released = results[INSTRUCTOR], results[TEMPLATE]
         findings.append(
             Finding(
                 "instructor solution earns full marks",
@@ -50,24 +79,46 @@ def validate(assignment: Assignment, launcher: Launcher) -> list[Finding]:
                 f"{solution.score:.4g} / {plan.max_score:.4g}" + _failures(solution),
             )
         )
-        template = _grade(plan, release(assignment, tmp / "release", plan), launcher, tmp)
-        unclean = [t for t in template.tests if t.kind not in CLEAN_TEMPLATE_KINDS]
+        unclean = [t for t in released.tests if t.kind not in CLEAN_TEMPLATE_KINDS]
         findings.append(
             Finding(
                 "released template earns zero without grader errors",
-                template.score == 0 and template.status == "graded" and not unclean,
-                f"{template.score:.4g} points" + "".join(f"; {t.name}: {t.output}" for t in unclean),
+                released.score == 0 and released.status == "graded" and not unclean,
+                f"{released.score:.4g} points" + "".join(f"; {t.name}: {t.output or t.status}" for t in unclean),
             )
         )
+        shipped = shipped_solutions(plan, released, Path(assignment.spec.notebook).name)
+        findings.append(Finding("no graded function ships its solution", not shipped, "; ".join(shipped)))
         leaks = audit_release(tmp / "release", assignment, plan)
         findings.append(
             Finding("release leaks no solution, reference code or hidden case", not leaks, "; ".join(leaks))
         )
-    return findings
+    problems = example_problems(assignment, plan, results)
+    examples = sorted(set(results) - {INSTRUCTOR})
+    detail = "; ".join(problems) or f"{len(examples)} graded as expected ({', '.join(examples)})"
+    if expected_points(assignment) is None:
+        detail = "none: add example submissions and their points in examples/expected.toml to test the tests"
+    findings.append(Finding("examples earn their points of examples/expected.toml", not problems, detail))
+    return Validation(findings, results)
 
 
-def _grade(plan: GradingPlan, notebook: Path, launcher: Launcher, tmp: Path):
-    return asyncio.run(grade_submission(plan, notebook, notebook.stem, launcher, tmp / "runs"))
+async def grade_notebooks(
+    plan: GradingPlan, notebooks: dict[str, Path], launcher: Launcher, workroot: Path, jobs: int
+) -> dict[str, SubmissionResult]:
+    """Grade every notebook (by name), ``jobs`` at a time, each in its own sandbox slot."""
+    slots: asyncio.Queue[int] = asyncio.Queue()
+    for slot in range(max(1, min(jobs, len(notebooks)))):
+        slots.put_nowait(slot)
+
+    async def one(name: str, notebook: Path) -> SubmissionResult:
+        slot = await slots.get()
+        try:
+            return await grade_submission(plan, notebook, name, launcher, workroot, slot)
+        finally:
+            slots.put_nowait(slot)
+
+    graded = await asyncio.gather(*(one(name, path) for name, path in notebooks.items()))
+    return dict(zip(notebooks, graded, strict=True))
 
 
 def _failures(result) -> str:
@@ -102,7 +153,7 @@ def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> li
     instructor_text = _released_by_design(assignment.notebook_path)
     reference = {
         line.strip()
-        for p in REFERENCE_SOURCE.rglob("*.py")
+        for p in _reference_files(assignment)
         for line in p.read_text().splitlines()
         if len(line.strip()) > 30 and line.strip() not in instructor_text
     }  # not: signatures, docstrings and worked examples the instructor wrote for students
@@ -118,6 +169,14 @@ def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> li
             if t.numel() > 4 and any(r.shape == t.shape and r.dtype == t.dtype and torch.equal(r, t) for r in released):
                 leaks.append(f"a tensor of hidden case {function}: {case.name!r}")
     return leaks
+
+
+def _reference_files(assignment: Assignment) -> list[Path]:
+    """The grader's ``reference/`` package and every reference file of the assignment folder its spec names."""
+    spec = assignment.spec
+    targets = [spec.reference] + [t for q in spec.questions for c in q.cases for t in (q.reference, c.reference) if t]
+    own = {module_file(t.partition(":")[0], assignment.folder) for t in targets}
+    return sorted(REFERENCE_SOURCE.rglob("*.py")) + sorted(p for p in own if p is not None and p.is_file())
 
 
 def _readable_text(path: Path) -> str:

@@ -99,3 +99,39 @@ def test_distribution_compare_bounds_are_checked(tmp_path):
     with pytest.raises(SpecError, match="alpha"):
         load_assignment(write(tmp_path, bad))
     assert DistributionCompare().alpha <= 1e-6
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(SpecError) as err:
+        load_assignment(write(tmp_path, text))
+    return str(err.value)
+
+
+def test_an_unknown_field_names_the_closest_valid_one(tmp_path):
+    message = error_of(tmp_path, MINIMAL.replace('name = "one"', 'name = "one"\n  hiden = true'))
+    assert message == (
+        f"{tmp_path / 'assignment.toml'}: invalid spec: field 'questions[0] (greedy_next_token).cases[0] (one)': "
+        "unknown field 'hiden'; did you mean 'hidden'?"
+    )
+
+
+def test_unknown_fields_at_every_level_get_a_suggestion(tmp_path):
+    spec = tmp_path / "assignment.toml"
+    assert error_of(tmp_path, MINIMAL.replace("title =", "titel =")) == (
+        f"{spec}: invalid spec: field 'title': Field required\n"
+        f"{spec}: invalid spec: top level: unknown field 'titel'; did you mean 'title'?"
+    )
+    close = MINIMAL.replace('{ kind = "exact" }', '{ kind = "close", atoll = 0.1 }')
+    assert error_of(tmp_path, close) == (
+        f"{spec}: invalid spec: field 'questions[0] (greedy_next_token).cases[0] (one).compare.close': "
+        "unknown field 'atoll'; did you mean 'atol'?"
+    )
+    assert error_of(tmp_path, MINIMAL.replace("points = 1", "points = 1\nreferense = 'x'")).endswith(
+        "field 'questions[0] (greedy_next_token)': unknown field 'referense'; did you mean 'reference'?"
+    )
+    assert error_of(tmp_path, MINIMAL + "\n[limits]\ncell_timeout = 3\n").endswith(
+        "field 'limits': unknown field 'cell_timeout'; did you mean 'cell_timeout_s'?"
+    )
+    assert error_of(tmp_path, MINIMAL.replace("points = 1", "points = 1\nxyzzy = 2")).endswith(
+        "field 'questions[0] (greedy_next_token)': unknown field 'xyzzy'"
+    )
