@@ -211,7 +211,9 @@ def _grade_tasks(batch, spec, out: Path, quiet: bool, no_sandbox: bool, no_fast_
     except GraderError as exc:
         _fail(exc)
     console.print(notice)
-    with _BatchProgress(quiet) as progress:
+    from grader.batch.progress import BatchProgress
+
+    with BatchProgress(console, quiet) as progress:
         try:
             summary = asyncio.run(batch.grade(plan, launcher, progress))
         except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
@@ -245,50 +247,6 @@ def _print_summary(summary, out: Path) -> None:
         f"graded {summary.graded}/{summary.graded_now} submissions in {summary.seconds:.1f} s -> {out} "
         f"(summary: {out / 'summary.html'})"
     )
-
-
-class _BatchProgress:
-    """A rich progress bar (counts, not-graded, ETA) on a terminal; one line per submission otherwise."""
-
-    def __init__(self, quiet: bool):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.live = not quiet and console.is_terminal
-        self.failed = self.count = 0
-        self.bar = Progress(
-            TextColumn("grading"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} not graded[/red]"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not self.live,
-        )
-        self.task = None
-
-    def __enter__(self):
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
-
-    def start(self, total: int, skipped: int) -> None:
-        self.task = self.bar.add_task("grading", total=total, failed=0)
-
-    def done(self, r) -> None:
-        self.count += 1
-        self.failed += r.status != "graded"
-        self.bar.update(self.task, advance=1, failed=self.failed)
-        line = f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)"
-        if r.status != "graded":
-            line += f": {r.message[:200]}"
-        if self.live:
-            if r.status != "graded":
-                self.bar.console.print(line, soft_wrap=True, markup=False)
-        else:
-            console.print(line, soft_wrap=True, markup=False)
 
 
 @app.command()

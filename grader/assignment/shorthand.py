@@ -85,7 +85,7 @@ def _substitute(value: Any, named: dict, loc: tuple, raw: dict, origin: str, see
         return {k: _substitute(v, named, (*loc, k), raw, origin, seen) for k, v in value.items()}
     name = value["input"]
     if len(value) != 1 or not isinstance(name, str):
-        _fail(origin, loc, raw, "a named input is referred to as { input = \"name\" } and nothing else")
+        _fail(origin, loc, raw, 'a named input is referred to as { input = "name" } and nothing else')
     if name not in named:
         _fail(origin, loc, raw, f"unknown input {name!r}{did_you_mean(name, named)} (define it in [inputs])")
     if name in seen:
