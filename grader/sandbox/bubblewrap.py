@@ -26,7 +26,7 @@ Covered:
 Not covered:
 - CPU side channels (Spectre-class), and exploits of the Linux kernel itself (no seccomp filter; user
   namespaces are blocked inside only where an unprivileged bwrap works, see :func:`isolation_report`);
-- the total size of the work folder (RLIMIT_FSIZE caps one file; use a quota or a size-capped filesystem);
+- the total size of the work folder where the grader cannot mount a tmpfs (not root): RLIMIT_FSIZE caps one file;
 - the kernel's own messages: it holds the connection file's HMAC key and writes every reply, so nothing it
   says over ZMQ is evidence. Grade only from files the host reads with :mod:`grader.boundary.safeio`;
 - the ipc folder is the kernel's: it could swap a socket for a symlink to another unix socket on the host,
