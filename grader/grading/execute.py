@@ -27,6 +27,7 @@ from grader.common.text import clip
 from grader.compat.jupyter_client import note_kernel_info
 from grader.compat.nbclient import cancel_orphaned_polls
 from grader.errors import KernelStartError
+from grader.grading.guard import CHANNELS, KernelGuard
 from grader.grading.results import CellStatus
 from grader.sandbox.launcher import Launcher, RunDir
 
@@ -104,6 +105,7 @@ class KernelSession:
         self.client: _BoundedClient | None = None
         self.timings: dict[str, float] = {}  # seconds of the first start and the final stop (not restarts)
         self.unusable_reason = ""  # why the kernel could not be recovered; then nothing more can run
+        self.guard: KernelGuard | None = None
 
     @property
     def usable(self) -> bool:
@@ -145,6 +147,10 @@ class KernelSession:
                 stderr=subprocess.DEVNULL,  # the kernel's own fds: never shown
             )
             client.kc = km.client()
+            if self.launcher.isolated:  # the kernel is untrusted: its messages pass a guard (grading/guard.py)
+                self.guard = KernelGuard(self.run_dir.root / "guard", km.ip, _ports(km))
+                await self.guard.start()
+                client.kc.ip = self.guard.prefix
             # subtle: the client connects before the new kernel has bound its ports; ZMQ then retries after
             # RECONNECT_IVL, 100 ms by default, which was most of a forked kernel's start (175 ms -> 35 ms).
             client.kc.context.setsockopt(zmq.RECONNECT_IVL, TIMEOUTS.kernel_reconnect_ms)
@@ -156,6 +162,9 @@ class KernelSession:
             await wait_until_ready(client.kc, TIMEOUTS.kernel_start_s)
         except Exception as exc:
             await _kill(km)
+            if self.guard is not None:
+                await self.guard.close()
+                self.guard = None
             self.launcher.after_kernel(self.run_dir, self.slot)
             raise KernelStartError(f"kernel did not start: {type(exc).__name__}: {exc}") from exc
         self.client = client
@@ -165,6 +174,9 @@ class KernelSession:
             if self.client.kc is not None:
                 self.client.kc.stop_channels()
             await _kill(self.client.km)
+        if self.guard is not None:
+            await self.guard.close()
+            self.guard = None
         self.launcher.after_kernel(self.run_dir, self.slot)
 
     async def _on_executed(self, cell, cell_index, execute_reply) -> None:
@@ -304,6 +316,10 @@ async def wait_until_ready(kc, timeout: float) -> None:
             raise RuntimeError("the kernel died before replying to kernel_info")
         if time.monotonic() > deadline:
             raise RuntimeError(f"the kernel did not answer within {timeout:.0f} s")
+
+
+def _ports(km) -> dict[str, int]:
+    return {channel: getattr(km, f"{channel}_port") for channel in CHANNELS}
 
 
 def _code_cell(source: str) -> nbformat.NotebookNode:

@@ -16,7 +16,7 @@ from tests.sandbox.attacks.helpers import FULL, grade, own_rss_mb, scores
 pytestmark = pytest.mark.slow  # real kernels in real sandboxes
 
 # Sends widget messages straight through the kernel's own session: state plus binary buffers, as ipywidgets
-# does, paced so ZMQ keeps every one; some in frames over the cap, some in one message of many frames.
+# does, paced so ZMQ keeps every one; some in frames over the cap, some in messages of many frames.
 COMM_FLOOD = """
 import time
 kernel = get_ipython().kernel
@@ -34,6 +34,7 @@ for i in range(10):
     send([big], i)
 for i in range(20):
     send([blob] * 20, i)
+send([blob] * 300, 0)  # one message of 570 MB: libzmq would hold it whole, the guard cuts it at 2 MiB
 """
 ERROR_FLOOD = "raise ValueError('e' * (50 << 20))"
 OUTPUT_FLOOD = "import sys\nfor _ in range(40):\n    sys.stdout.write('o' * (4 << 20)); sys.stdout.flush()"
