@@ -17,10 +17,12 @@ from grader.assignment.references import resolve_handle
 from grader.boundary import harness
 from grader.common.settings import TIMEOUTS
 from grader.compare import compare
+from grader.compat.ipykernel import name_cells
 from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
 from grader.grading.execute import KernelSession, run_notebook, submission_deadline
-from grader.grading.notebook import NotebookUnreadable, read_notebook
+from grader.grading.guidance import describe_inputs
+from grader.grading.notebook import NotebookUnreadable, code_cell_labels, graded_calls, read_notebook
 from grader.grading.results import (
     FAILURE_KINDS,
     PHASES,
@@ -56,6 +58,7 @@ async def grade_submission(
         result.status, result.message = "invalid", str(exc)
         result.questions = all_failed(plan, "not_run", str(exc))
     else:
+        result.calls = graded_calls(nb, [q.function for q in plan.questions])
         run = RunDir(workroot / f"{_safe(student_id)}-{uuid.uuid4().hex[:8]}").create()
         try:
             await _grade_in_kernel(plan, nb, launcher, run, slot, result)
@@ -79,7 +82,11 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
             lap = time.perf_counter()
             records = await run_notebook(session, nb, deadline)
             timings["cells"] = time.perf_counter() - lap
-            result.cells = [CellSummary(index=r.index, status=r.status, message=r.message) for r in records]
+            labels = code_cell_labels(nb)
+            result.cells = [
+                CellSummary(index=r.index, status=r.status, message=r.message, label=labels.get(r.index, ""))
+                for r in records
+            ]
             assets = {name: launcher.asset_path(name, path) for name, path in plan.assets.items()}
             lap = time.perf_counter()
             install_source = harness.install_source(assets, plan.limits.return_bytes)
@@ -93,6 +100,8 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
             else:
                 caller = KernelCaller(session, run, deadline)
                 result.questions = await grade_questions(plan.questions, caller, plan.assets, timings)
+                sources = {labels[i]: cell.source for i, cell in enumerate(nb.cells) if i in labels}
+                name_cells_in(result.questions, sources)
             result.notes = session.log.notes
     finally:
         timings.update(session.timings)  # kernel_start, kernel_stop
@@ -133,6 +142,14 @@ async def grade_questions(
     return results
 
 
+def name_cells_in(questions: list[QuestionResult], sources: dict[str, str]) -> None:
+    """Name the notebook's cells in the tracebacks of ``questions`` (``sources``: label -> the cell's source)
+    instead of the temporary files ipykernel compiles them under."""
+    for test in (t for q in questions for t in q.tests):
+        if test.kind == "exception":
+            test.output = name_cells(test.output, sources)
+
+
 def case_points(question: QuestionPlan) -> list[float]:
     """Each case's share of the question's points, by weight."""
     total = sum(c.weight for c in question.cases)
@@ -159,8 +176,10 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKi
         output = f"{FAILURE_KINDS[kind]} ({HIDDEN_NOTE})"
     else:
         output = f"{FAILURE_KINDS[kind]}: {message}" if message else FAILURE_KINDS[kind]
+    name = f"{question.function}: {case.name}"
+    shown = not passed and not case.hidden and kind not in ("missing", "not_callable", "not_run")
     return TestResult(
-        name=f"{question.function}: {case.name}",
+        name=name,
         question=question.function,
         score=max_score if passed else 0.0,
         max_score=max_score,
@@ -168,6 +187,7 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKi
         kind=kind,
         output=output,
         hidden=case.hidden,
+        inputs=describe_inputs(case.args, name) if shown else "",
     )
 
 
