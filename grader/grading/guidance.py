@@ -7,12 +7,9 @@ in a report are given as one line of code that loads them (:func:`grader.public_
 
 from __future__ import annotations
 
-import torch
-
-from grader.boundary.wire import Handle
-
 MAX_ELEMENTS = 40  # a tensor with more is "large": loaded by a line of code instead of printed
 MAX_CHARS = 400
+_LOAD = "from grader import public_inputs; args = public_inputs({name})  # then: your_function(**args)"
 
 
 def describe_inputs(args: dict, test_name: str) -> str:
@@ -21,15 +18,19 @@ def describe_inputs(args: dict, test_name: str) -> str:
     for name, value in args.items():
         text = _value(value)
         if text is None:
-            return f"args = grader.public_inputs({test_name!r})  # then: your_function(**args)"
+            return _LOAD.format(name=repr(test_name))
         lines.append(f"{name} = {text}")
     text = "\n".join(lines)
     if len(text) > MAX_CHARS:
-        return f"args = grader.public_inputs({test_name!r})  # then: your_function(**args)"
+        return _LOAD.format(name=repr(test_name))
     return text
 
 
 def _value(value) -> str | None:
+    import torch
+
+    from grader.boundary.wire import Handle
+
     if isinstance(value, torch.Tensor):
         if value.numel() > MAX_ELEMENTS:
             return None
@@ -48,7 +49,8 @@ def _value(value) -> str | None:
 
 def guidance(questions, calls: dict[str, list[str]]) -> list[dict]:
     """One entry per failing function, in the assignment's order: ``function``, ``text`` (why), ``inputs`` (of
-    its first failed public case, if any). ``calls``: which graded functions each one calls."""
+    its first failed public case, if any). ``calls``: which graded functions each one calls. ``questions`` are
+    :class:`~grader.grading.results.QuestionResult` objects (no import here: the check client uses this too)."""
     failing = {q.name for q in questions if any(t.status == "failed" for t in q.tests)}
     entries = []
     for q in questions:

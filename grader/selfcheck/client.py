@@ -89,7 +89,9 @@ def _is_check_reply(reply: dict) -> bool:
         and all(isinstance(t, dict) and {"name", "status", "output"} <= t.keys() for t in result["tests"])
         and all(isinstance(reply.get(key), (int, float)) for key in ("score", "max_score", "hidden"))
         and isinstance(reply.get("report"), str)
-        and isinstance(reply.get("notice"), str)
+        and isinstance(reply.get("notice"), (str, type(None)))
+        and isinstance(reply.get("guidance"), list)
+        and all(isinstance(g, dict) and {"function", "text", "inputs"} <= g.keys() for g in reply["guidance"])
     )
 
 

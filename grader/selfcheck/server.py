@@ -240,7 +240,7 @@ class Server:
         hint = assets_hint(notebook, tests)
         if hint is not None:
             self.launchers.start(hint, fast_start)  # the zygote imports while this process imports below
-        from grader.selfcheck.check import check_notebook
+        from grader.selfcheck.check import check_notebook, check_reply
 
         notice = None
         try:
@@ -249,15 +249,7 @@ class Server:
             result, plan, report = check_notebook(notebook, plan, launcher)
         except GraderError as exc:
             return {"ok": False, "grader_error": str(exc), "notice": notice}
-        return {
-            "ok": True,
-            "notice": notice,
-            "result": result.gradescope(),
-            "score": result.score,
-            "max_score": result.max_score,
-            "hidden": sum(q.hidden_cases for q in plan.questions),
-            "report": str(report),
-        }
+        return check_reply(result, plan, report, notice)
 
 
 def _validate(request: dict) -> None:
