@@ -35,8 +35,9 @@ class KernelCaller:
     (the harness goes on with the next call); a call that ignores the interrupt gets the kernel restarted, and
     a new request makes the calls that are left."""
 
-    def __init__(self, session: KernelSession, run: RunDir, deadline: float):
+    def __init__(self, session: KernelSession, run: RunDir, deadline: float, progress=None):
         self.session, self.run, self.deadline = session, run, deadline
+        self.progress = progress  # optional: told which function each call checks, as it starts
 
     async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
         folders = []
@@ -61,7 +62,7 @@ class KernelCaller:
         source = harness.calls_source([(calls[i].function, folders[i], calls[i].repeat) for i in pending])
         request = asyncio.ensure_future(self.session.run(source, -1, self.deadline - time.monotonic(), replay=False))
         results = [self.run.work / folders[i] for i in pending]
-        timed_out, killed = await self._watch(request, results)
+        timed_out, killed = await self._watch(request, results, lambda offset: self._started(calls, start + offset))
         record = await request
         limit = self.session.limits.call_timeout_s
         for offset, folder in enumerate(results):
@@ -87,16 +88,22 @@ class KernelCaller:
                 return i + 1
         return len(calls)
 
-    async def _watch(self, request: asyncio.Future, results: list[Path]) -> tuple[set[int], bool]:
+    def _started(self, calls: list[Call], i: int) -> None:
+        if self.progress is not None and i < len(calls):
+            self.progress(f"checking {calls[i].function} (test call {i + 1} of {len(calls)})")
+
+    async def _watch(self, request: asyncio.Future, results: list[Path], started) -> tuple[set[int], bool]:
         """Wait for ``request``, interrupting a call that outlives its limit (then killing the kernel if the
         call ignores the interrupt for ``TIMEOUTS.interrupt_grace_s``). Returns the offsets of the calls stopped, and
         whether the kernel was killed (for the last of them)."""
         limit = self.session.limits.call_timeout_s
         done_calls, since, timed_out, killed = 0, time.monotonic(), set(), False
+        started(0)
         while not request.done():
             await asyncio.wait({request}, timeout=TIMEOUTS.call_poll_s)
             while done_calls < len(results) and os.path.lexists(results[done_calls] / "out.json"):
                 done_calls, since = done_calls + 1, time.monotonic()
+                started(done_calls)
             if request.done() or done_calls == len(results):
                 continue
             waited = time.monotonic() - since

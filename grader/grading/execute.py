@@ -296,13 +296,16 @@ async def _kill(km) -> None:
         pass  # a half-started kernel: the launcher's after_kernel removes whatever is left
 
 
-async def run_notebook(session: KernelSession, nb, deadline: float) -> list[CellRecord]:
-    """Run every code cell of ``nb`` in order; errors and timeouts are recorded and the next cell runs."""
+async def run_notebook(session: KernelSession, nb, deadline: float, progress=None) -> list[CellRecord]:
+    """Run every code cell of ``nb`` in order; errors and timeouts are recorded and the next cell runs.
+    ``progress`` (a callable, optional) is told each cell as it starts ("code cell 3 of 24")."""
     records = []
     session.labels = code_cell_labels(nb)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
+        if progress is not None:
+            progress(f"{session.name(index).split(' (')[0]} of {len(session.labels)}")
         remaining = deadline - time.monotonic()
         if remaining <= 1:
             records.append(CellRecord(index, "skipped", "the submission's time limit was reached"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.assignment.plan import CasePlan, GradingPlan, QuestionPlan
@@ -39,9 +40,16 @@ HIDDEN_NOTE = "hidden test: its inputs and expected values are not shown"
 
 
 async def grade_submission(
-    plan: GradingPlan, notebook: Path, student_id: str, launcher: Launcher, workroot: Path, slot: int = 0
+    plan: GradingPlan,
+    notebook: Path,
+    student_id: str,
+    launcher: Launcher,
+    workroot: Path,
+    slot: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> SubmissionResult:
-    """Grade ``notebook`` for ``student_id``; ``workroot`` holds the temporary run folders."""
+    """Grade ``notebook`` for ``student_id``; ``workroot`` holds the temporary run folders. ``progress``, if
+    given, is told what runs: each code cell ("code cell 3 of 24"), then each function called."""
     started, clock = time.monotonic(), time.perf_counter()
     result = SubmissionResult(
         student_id=student_id,
@@ -61,7 +69,7 @@ async def grade_submission(
         result.calls = graded_calls(nb, [q.function for q in plan.questions])
         run = RunDir(workroot / f"{_safe(student_id)}-{uuid.uuid4().hex[:8]}").create()
         try:
-            await _grade_in_kernel(plan, nb, launcher, run, slot, result)
+            await _grade_in_kernel(plan, nb, launcher, run, slot, result, progress)
         except KernelStartError as exc:
             result.status, result.message = "error", str(exc)
             result.questions = all_failed(plan, "not_run", "the notebook could not be run: " + str(exc))
@@ -73,14 +81,14 @@ async def grade_submission(
     return result
 
 
-async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: SubmissionResult) -> None:
+async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: SubmissionResult, progress) -> None:
     deadline = submission_deadline(plan.limits)
     timings = dict.fromkeys(PHASES, 0.0)
     session = KernelSession(launcher, run, plan.limits, slot)
     try:
         async with session:
             lap = time.perf_counter()
-            records = await run_notebook(session, nb, deadline)
+            records = await run_notebook(session, nb, deadline, progress)
             timings["cells"] = time.perf_counter() - lap
             labels = code_cell_labels(nb)
             result.cells = [
@@ -98,7 +106,7 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
                 )
                 result.questions = all_failed(plan, "not_run", message)
             else:
-                caller = KernelCaller(session, run, deadline)
+                caller = KernelCaller(session, run, deadline, progress)
                 result.questions = await grade_questions(plan.questions, caller, plan.assets, timings)
                 sources = {labels[i]: cell.source for i, cell in enumerate(nb.cells) if i in labels}
                 name_cells_in(result.questions, sources)

@@ -49,8 +49,8 @@ def _value(value) -> str | None:
 
 def guidance(questions, calls: dict[str, list[str]]) -> list[dict]:
     """One entry per failing function, in the assignment's order: ``function``, ``text`` (why), ``inputs`` (of
-    its first failed public case, if any). ``calls``: which graded functions each one calls. ``questions`` are
-    :class:`~grader.grading.results.QuestionResult` objects (no import here: the check client uses this too)."""
+    its first failed public case, if any). ``questions``: :class:`~grader.grading.results.QuestionResult`
+    objects in the assignment's order; ``calls``: which graded functions each one calls."""
     failing = {q.name for q in questions if any(t.status == "failed" for t in q.tests)}
     entries = []
     for q in questions:
@@ -58,18 +58,19 @@ def guidance(questions, calls: dict[str, list[str]]) -> list[dict]:
             continue
         failed = [t for t in q.tests if t.status == "failed"]
         inherited = [f for f in calls.get(q.name, []) if f in failing]
+        first_public = next((t for t in failed if not t.hidden and t.inputs), None)
+        inputs = ""
         if any(t.kind == "missing" for t in failed):
             text = "not defined in your notebook"
         elif inherited:
-            text = (
-                f"{len(failed)} failing test(s); it calls {', '.join(inherited)}, which fail(s) too: "
-                f"fix {inherited[0]} first, then check again"
-            )
+            which = "which fails too" if len(inherited) == 1 else "which fail too"
+            text = f"{len(failed)} failing test(s); it calls {', '.join(inherited)}, {which}: fix {inherited[0]} first"
         else:
-            text = f"{len(failed)} failing test(s), first: {failed[0].name}"
+            text = f"{len(failed)} failing test(s)"
+            if first_public is not None:
+                text += f'. Inputs of "{first_public.name}":'
+                inputs = first_public.inputs
         if not entries:
             text = "start here: " + text
-        first_public = next((t for t in failed if not t.hidden and t.inputs), None)
-        inputs = f"{first_public.name}\n{first_public.inputs}" if first_public and not inherited else ""
         entries.append({"function": q.name, "text": text, "inputs": inputs})
     return entries

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.assignment import bundle
@@ -29,10 +31,16 @@ def load_check_plan(notebook: Path, tests: Path | None = None) -> GradingPlan:
 
 
 def check_notebook(
-    notebook: Path, plan: GradingPlan | None = None, launcher: Launcher | None = None
+    notebook: Path,
+    plan: GradingPlan | None = None,
+    launcher: Launcher | None = None,
+    progress: Callable[[str], None] | None = None,
+    cancelled: threading.Event | None = None,
 ) -> tuple[SubmissionResult, GradingPlan, Path]:
     """Grade ``notebook`` on the public tests; return the result, the plan and the HTML report's path.
-    A path that is not a readable notebook is a :class:`GraderError` (one line; no report is written)."""
+    A path that is not a readable notebook is a :class:`GraderError` (one line; no report is written).
+    ``progress`` is told what runs (see :func:`grade_submission`); a check ``cancelled`` meanwhile (its
+    client went away) writes no report and raises ``KeyboardInterrupt``."""
     try:
         read_notebook(notebook)
     except NotebookUnreadable as exc:
@@ -42,8 +50,12 @@ def check_notebook(
     plan = plan or load_check_plan(notebook)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as workroot:
         result = asyncio.run(
-            grade_submission(plan, notebook, notebook.stem, launcher or LocalLauncher(), Path(workroot))
+            grade_submission(
+                plan, notebook, notebook.stem, launcher or LocalLauncher(), Path(workroot), progress=progress
+            )
         )
+    if cancelled is not None and cancelled.is_set():
+        raise KeyboardInterrupt("the check was cancelled")
     public_only = PUBLIC_ONLY.format(count=hidden_count(plan.questions))
     html, _ = render_reports(result, notebook.resolve().parent / ".feedback", public_only)
     return result, plan, html

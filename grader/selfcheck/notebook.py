@@ -207,9 +207,11 @@ def public_inputs(test_name: str, tests: Path | None = None) -> dict:
     for question in plan.questions:
         for case in question.cases:
             if f"{question.function}: {case.name}" == test_name:
-                assets = {name: str(path) for name, path in plan.assets.items()}
-                inputs = harness.harness_module().Harness(assets, {}, plan.limits.return_bytes)
-                return {key: inputs._resolve(value) for key, value in case.args.items()}  # as a graded call gets them
+                # as a graded call gets them: through the wire into the harness, which resolves the handles
+                module = harness.harness_module()
+                inputs = module.Harness({k: str(v) for k, v in plan.assets.items()}, {}, plan.limits.return_bytes)
+                args = module.loads(*wire.dumps(case.args))
+                return {key: inputs._resolve(value) for key, value in args.items()}
     names = [f"{q.function}: {c.name}" for q in plan.questions for c in q.cases]
     raise GraderError(f"no public test named {test_name!r}; the public tests are: {'; '.join(names)}")
 
