@@ -4,13 +4,13 @@ it calls, and a failed public case's inputs (small ones printed, large ones load
 import torch
 
 from grader.boundary.wire import Handle
+from grader.grading import results
 from grader.grading.guidance import describe_inputs, guidance
-from grader.grading.results import QuestionResult, TestResult
 
 
-def _question(name: str, *statuses: str, inputs: str = "k = 2") -> QuestionResult:
+def _question(name: str, *statuses: str, inputs: str = "k = 2") -> results.QuestionResult:
     tests = [
-        TestResult(
+        results.TestResult(
             name=f"{name}: case {i}",
             question=name,
             score=0.0,
@@ -21,7 +21,7 @@ def _question(name: str, *statuses: str, inputs: str = "k = 2") -> QuestionResul
         )
         for i, status in enumerate(statuses)
     ]
-    return QuestionResult(name=name, score=0.0, max_score=len(tests), tests=tests)
+    return results.QuestionResult(name=name, score=0.0, max_score=len(tests), tests=tests)
 
 
 def test_the_first_failing_function_comes_first_and_one_that_calls_it_is_told_to_wait():
