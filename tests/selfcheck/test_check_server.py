@@ -339,7 +339,8 @@ def test_an_unsafe_folder_is_refused_and_check_runs_in_process(own_folder, tmp_p
         return  # one fallback run is enough: the same code path
     done = grader_check(str(release_dir / "solved.ipynb"))
     assert done.returncode == 0 and "3 / 3" in done.stdout, done.stdout + done.stderr
-    assert done.stdout.startswith("note: not using the check server:") and expected in " ".join(done.stdout.split())
+    second_line = done.stdout.split("\n", 1)[1]  # after the student's first line
+    assert second_line.startswith("note: not using the check server:") and expected in " ".join(done.stdout.split())
     assert sorted(p.name for p in own_folder.iterdir()) == []  # no socket, no log, no server
 
 
