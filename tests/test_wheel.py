@@ -77,7 +77,8 @@ def test_the_grader_comes_from_the_wheel_with_its_templates(installed, tmp_path)
     code = "import grader, grader.common.templates as t; print(grader.__file__); print(t.template_folder())"
     package, templates = run([bin_folder / "python", "-c", code], tmp_path, env).stdout.split()
     assert "site-packages" in package and not package.startswith(str(REPO))
-    assert {p.name for p in Path(templates).glob("*.j2")} == {"feedback.html.j2", "feedback.md.j2", "summary.html.j2"}
+    names = {"feedback.html.j2", "feedback.md.j2", "summary.html.j2", "release_readme.md.j2"}
+    assert {p.name for p in Path(templates).glob("*.j2")} == names
 
 
 def test_it_grades_examples_in_the_sandbox_and_renders_the_reports(installed, tmp_path):
