@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 
 from grader.assignment.release import release
 from grader.assignment.spec import load_assignment
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_for
 
 pytestmark = pytest.mark.slow
 SAMPLING = REPO / "assignments" / "03-sampling"
@@ -102,3 +102,36 @@ def test_a_traceback_names_the_cell_as_jupyter_does(release_dir):
 def test_an_unknown_function_is_one_line_not_a_traceback(release_dir):
     output = _run(release_dir, ['from grader import check\ncheck("no_such_function")'])
     assert "check(): no public tests for 'no_such_function'" in output and "Traceback" not in output
+
+
+def test_ctrl_c_during_check_is_one_line_not_a_traceback_through_the_grader(release_dir, tmp_path):
+    """The student interrupts the kernel while check() runs a slow function: one line, and the kernel goes on."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(release_dir))
+    try:
+        marker = tmp_path / "calling"
+        slow = (
+            "import time, pathlib\n"
+            "def top_k_filter(logits, k):\n"
+            f"    pathlib.Path({str(marker)!r}).touch()\n"
+            "    time.sleep(600)\n"
+        )
+        kc.execute_interactive(slow, timeout=60)
+        outputs = []
+        msg_id = kc.execute('from grader import check\ncheck("top_k_filter")')
+        assert wait_for(marker.exists, 60), "check() never called the function"
+        km.interrupt_kernel()
+        while True:
+            msg = kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            outputs.append(msg["content"].get("text", "") + "".join(msg["content"].get("traceback", [])))
+        text = "".join(outputs)
+        assert "check() was interrupted: no results." in text and "Traceback" not in text, text
+        assert kc.execute_interactive("print(1 + 1)", timeout=30)["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
