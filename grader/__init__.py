@@ -10,6 +10,7 @@ Library API (the CLI in grader/cli.py is a thin shell over these):
     grader.batch.run.open_batch                    the same in two steps: refusals and what is left, then grading
     grader.selfcheck.check.check_notebook          a student's self-check on the public tests
     grader.check                                   the same from inside a notebook: check("top_p_filter")
+    grader.public_inputs                           a public test's inputs, to reproduce a failure
 """
 
 __version__ = "0.1.0"
@@ -21,6 +22,14 @@ def check(function: str | None = None, namespace: dict | None = None):
     Runs the public tests on the functions as they are defined right now in the notebook, with the same
     cases and comparisons as final grading, prints a table and says how many hidden tests exist.
     """
-    from grader.selfcheck.check import check_in_notebook
+    from grader.selfcheck.notebook import check_in_notebook
 
     return check_in_notebook(function, namespace)
+
+
+def public_inputs(test_name: str) -> dict:
+    """The inputs of a public test, as a report names it: ``args = grader.public_inputs("top_k_filter: k = 1")``,
+    then ``top_k_filter(**args)`` reproduces the call (run in the release folder, or a folder inside it)."""
+    from grader.selfcheck.notebook import public_inputs as load
+
+    return load(test_name)

@@ -90,30 +90,43 @@ def check(
         "--no-server",
         help="Check in this process instead of in the warm per-user check server (also: LLM_GRADER_NO_SERVER=1).",
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also say how the kernel is isolated."),
 ):
     """Run the public tests on your notebook and show the results (offline, CPU).
 
     Checks run in a warm background server of yours (started on first use, gone after 15 idle minutes)."""
-    reply = None if no_server else _check_on_server(notebook, tests, no_fast_start)
-    if reply is not None:
-        _show_check_reply(reply)
-        return
-    from grader.selfcheck.check import check_notebook, load_check_plan
+    from grader.selfcheck.preflight import notebook_problem
+    from grader.selfcheck.progress import ProgressLine
+    from grader.selfcheck.terminal import first_line, print_reply
+
+    if problem := notebook_problem(notebook):
+        _fail(GraderError(problem))
+    console.print(first_line(notebook), markup=False, soft_wrap=True)
+    progress = ProgressLine()
+    try:
+        reply = None if no_server else _check_on_server(notebook, tests, no_fast_start, progress.event)
+        if reply is None:
+            reply = _check_in_process(notebook, tests, no_fast_start, progress)
+    finally:
+        progress.close()
+    if not reply["ok"]:
+        _fail(GraderError(reply["grader_error"]))
+    print_reply(console, reply, verbose)
+
+
+def _check_in_process(notebook: Path, tests: Path | None, no_fast_start: bool, progress) -> dict:
+    from grader.selfcheck.check import check_notebook, check_reply, load_check_plan
 
     try:
         plan = load_check_plan(notebook, tests)
         launcher, notice = _start_launcher(plan.assets, None, no_sandbox=True, no_fast_start=no_fast_start)()
-        console.print(f"[yellow]note:[/yellow] {notice}")
-        result, plan, report = check_notebook(notebook, plan, launcher)
+        result, plan, report = check_notebook(notebook, plan, launcher, progress)
     except GraderError as exc:
-        _fail(exc)
-    hidden = sum(q.hidden_cases for q in plan.questions)
-    rows = [(t.name, t.status, t.output) for t in result.tests]
-    _print_check(result.assignment, result.score, result.max_score, rows, hidden)
-    console.print(f"report: {report}")
+        return {"ok": False, "grader_error": str(exc)}
+    return check_reply(result, plan, report, notice)
 
 
-def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool) -> dict | None:
+def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool, on_event) -> dict | None:
     """The check, done by the warm per-user server (grader/selfcheck/server.py, started if needed); None to
     check in this process instead: the server is disabled, cannot start or did not answer. Only a server
     folder open to other users is worth a note: the user should fix it."""
@@ -122,31 +135,12 @@ def _check_on_server(notebook: Path, tests: Path | None, no_fast_start: bool) ->
     if protocol.disabled():
         return None
     try:
-        return client.request_check(notebook, tests, no_fast_start)
+        return client.request_check(notebook, tests, no_fast_start, on_event)
     except protocol.FolderRefused as exc:
         console.print(f"[yellow]note:[/yellow] not using the check server: {escape(str(exc))}", soft_wrap=True)
     except protocol.ServerUnavailable:
         pass
     return None
-
-
-def _print_check(assignment: str, score: float, max_score: float, rows: list, hidden: int) -> None:
-    from grader.selfcheck.table import HIDDEN_AT_GRADING, print_results
-
-    title = f"{assignment}: {score:.4g} / {max_score:.4g}"
-    print_results(console, title, rows, HIDDEN_AT_GRADING.format(count=hidden))
-
-
-def _show_check_reply(reply: dict) -> None:
-    """Print the server's reply exactly as the in-process check prints its result."""
-    if reply.get("notice") is not None:
-        console.print(f"[yellow]note:[/yellow] {reply['notice']}")
-    if not reply["ok"]:
-        _fail(GraderError(reply["grader_error"]))
-    result = reply["result"]
-    rows = [(t["name"], t["status"], t["output"]) for t in result["tests"]]
-    _print_check(result["assignment"], reply["score"], reply["max_score"], rows, reply["hidden"])
-    console.print(f"report: {reply['report']}")
 
 
 @app.command()

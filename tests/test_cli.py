@@ -1,6 +1,7 @@
 """The command line, run in-process: exit codes, one-line errors, and the files each command writes."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -48,8 +49,12 @@ def test_release_then_check_the_template_and_a_solution(tmp_path):
 
     result = runner.invoke(app, ["check", str(release_dir / "sampling.ipynb")])
     assert result.exit_code == 0, result.output
-    assert "0 / 12" in result.output and "hidden test(s) are not run here" in result.output
-    assert (release_dir / ".feedback" / "sampling.html").is_file()
+    assert result.output.startswith("checking sampling.ipynb: your saved notebook runs in a fresh kernel")
+    assert "bubblewrap" not in result.output and "isolation" not in result.output  # that is behind --verbose
+    assert "0 / 12" in result.output and "this is not your grade" in result.output
+    report = (release_dir / ".feedback" / "sampling.html").read_text()
+    assert re.search(r"public tests only: \d+ hidden test\(s\) run at grading; this is not your grade", report)
+    assert "Public tests: 0 / 12 points" in report and "Score:" not in report
 
     solved = release_dir / "solved.ipynb"
     shutil.copy(SAMPLING / "examples" / "correct.ipynb", solved)
@@ -66,3 +71,27 @@ def test_check_without_tests_says_where_it_looked(tmp_path):
 def test_doctor_reports_isolation():
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0 and "sandbox" in result.output
+
+
+@pytest.mark.parametrize(
+    "name, content, why",
+    [
+        ("missing.ipynb", None, "no such file"),
+        ("folder.ipynb", "dir", "is a folder"),
+        ("notes.txt", "hello", "not a notebook (expected a .ipynb file)"),
+        ("corrupt.ipynb", '{"cells": [', "not valid JSON"),
+        ("other.ipynb", '{"a": 1}', "it has no list of cells"),
+    ],
+)
+def test_check_refuses_what_is_not_a_notebook_with_one_line_and_no_report(tmp_path, name, content, why):
+    notebook(tmp_path, "solved", GREEDY)  # a release would be here: the path alone is wrong
+    (tmp_path / "tests").mkdir()
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().count("\n") == 0 and why in result.output, result.output
+    assert not (tmp_path / ".feedback").exists()

@@ -5,6 +5,9 @@
     DIR/tests/public.json     public cases with expected values computed now by the reference
     DIR/tests/public.safetensors
     DIR/assets/<name>/        read-only assets the notebook and the checks need (e.g. the course model)
+    DIR/README.md             for students: installing the grader, checking their work, public and hidden tests
+
+The template notebook opens with a cell that says how to check in two lines.
 
 Markers (nbgrader's, matched anywhere in a comment line): ``### BEGIN SOLUTION`` / ``### END SOLUTION``
 and ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``; in Markdown cells a solution region becomes
@@ -17,11 +20,13 @@ import re
 import shutil
 from pathlib import Path
 
+import jinja2
 import nbformat
 
 from grader.assignment.groundtruth import build_plan
 from grader.assignment.plan import GradingPlan, save_bundle
 from grader.assignment.spec import Assignment
+from grader.common.templates import template_folder
 from grader.errors import ReleaseError
 
 BEGIN = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\b.*$")
@@ -87,7 +92,36 @@ def student_notebook(assignment: Assignment):
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("nbgrader", None)
     nb.metadata[METADATA_KEY] = {"assignment": assignment.spec.id, "version": assignment.spec.version}
+    nb.cells.insert(0, _check_cell(Path(assignment.spec.notebook).name))
     return nb
+
+
+def _check_cell(notebook: str):
+    cell = nbformat.v4.new_markdown_cell(
+        f"**Check your work** (see `README.md`): `grader check {notebook}` in a terminal in this folder, or\n"
+        "`from grader import check; check()` in a cell. Public tests only: hidden tests run at grading."
+    )
+    cell.id = "grader-check"
+    return cell
+
+
+def student_readme(assignment: Assignment, plan: GradingPlan) -> str:
+    """The release's README.md (``templates/release_readme.md.j2``)."""
+    notebook = Path(assignment.spec.notebook).name
+    first = plan.questions[0] if plan.questions else None
+    text = (template_folder() / "release_readme.md.j2").read_text(encoding="utf-8")
+    return jinja2.Template(text, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True).render(
+        id=assignment.spec.id,
+        title=assignment.spec.title,
+        notebook=notebook,
+        stem=Path(notebook).stem,
+        assets=sorted(plan.assets),
+        first_function=first.function if first else "my_function",
+        first_test=f"{first.function}: {first.cases[0].name}" if first and first.cases else "function: case",
+        call_timeout=f"{plan.limits.call_timeout_s:g}",
+        public=sum(len(q.cases) for q in plan.questions),
+        hidden=sum(q.hidden_cases for q in plan.questions),
+    )
 
 
 def release(assignment: Assignment, out: Path, plan: GradingPlan | None = None) -> Path:
@@ -102,4 +136,5 @@ def release(assignment: Assignment, out: Path, plan: GradingPlan | None = None) 
     save_bundle(plan, out / "tests")
     for name, folder in plan.assets.items():
         shutil.copytree(folder, out / "assets" / name)
+    (out / "README.md").write_text(student_readme(assignment, plan), encoding="utf-8")
     return notebook_out

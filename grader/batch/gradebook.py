@@ -341,7 +341,7 @@ class Gradebook(ClassViews):
 
 def problems(result: SubmissionResult) -> str:
     """One line on what went wrong while running the notebook: timeouts, dead kernels, refused files."""
-    parts = [f"cell {c.index + 1} {c.status}" for c in result.cells if c.status in ("timeout", "dead")]
+    parts = [f"{c.label or f'cell {c.index + 1}'} {c.status}" for c in result.cells if c.status in ("timeout", "dead")]
     slow = sum(t.kind == "timeout" for t in result.tests)
     if slow:
         parts.append(f"{slow} test call(s) timed out")

@@ -47,6 +47,7 @@ class Timeouts:
     check_server_start_s: float = _setting(15.0, "A freshly started check server accepts connections.")
     check_connect_poll_s: float = _setting(0.01, "How often a client tries to connect to a starting server.")
     check_reply_s: float = _setting(3600.0, "A check's reply (the check's own limits end it long before).")
+    check_wait_note_s: float = _setting(1.0, "A check the server has not begun after this long says it waits.")
     check_request_s: float = _setting(10.0, "A connected client sends its request, or receives its reply.")
     check_server_idle_s: float = _setting(900.0, "A server exits after this long without a request.")
     check_server_lock_s: float = _setting(10.0, "A new server waits this long for a stale one to let go of the lock.")

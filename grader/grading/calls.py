@@ -76,8 +76,9 @@ class KernelCaller:
     their results, and only then writes the hidden calls' inputs (:func:`grader.grading.grade.grade_questions`).
     """
 
-    def __init__(self, session: KernelSession, run: RunDir, deadline: float):
+    def __init__(self, session: KernelSession, run: RunDir, deadline: float, progress=None):
         self.session, self.run, self.deadline = session, run, deadline
+        self.progress = progress  # optional: told which function each call checks, as it starts
         self.functions: dict[str, _FunctionRecord] = {}
         self._folders_made = 0
 
@@ -193,6 +194,10 @@ class KernelCaller:
             request.begun[offset] = now
             self._finished(request, current, now)
             current, since = offset, now
+            if self.progress is not None:
+                self.progress(
+                    f"checking {request.calls[offset].function} (test call {offset + 1} of {len(request.calls)})"
+                )
         return current, since
 
     def _finished(self, request: _Request, offset: int, now: float) -> None:

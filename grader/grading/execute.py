@@ -28,6 +28,7 @@ from grader.compat.jupyter_client import note_kernel_info
 from grader.compat.nbclient import cancel_orphaned_polls
 from grader.errors import KernelStartError
 from grader.grading.guard import CHANNELS, KernelGuard
+from grader.grading.notebook import code_cell_labels
 from grader.grading.results import CellStatus
 from grader.sandbox.launcher import Launcher, RunDir
 
@@ -106,6 +107,7 @@ class KernelSession:
         self.timings: dict[str, float] = {}  # seconds of the first start and the final stop (not restarts)
         self.unusable_reason = ""  # why the kernel could not be recovered; then nothing more can run
         self.guard: KernelGuard | None = None
+        self.labels: dict[int, str] = {}  # how the notes name a cell (grader.grading.notebook.code_cell_labels)
 
     @property
     def usable(self) -> bool:
@@ -201,9 +203,15 @@ class KernelSession:
         elif record.status == "dead" and before is not None and before not in self._replay:
             # the cell before killed the kernel after replying (run again, it did it again: see _restart); this
             # one only ran in a dying kernel, so it gets its run now
-            self.log.notes.append(f"{_name(index)} was run again: {_name(before[0])} had killed the kernel")
+            self.log.notes.append(f"{self.name(index)} was run again: {self.name(before[0])} had killed the kernel")
             return await self.run(source, index, timeout, replay)
         return record
+
+    def name(self, index: int) -> str:
+        """The cell at ``index`` of the notebook as the notes name it."""
+        if index < 0:
+            return "the grading harness"
+        return self.labels.get(index, f"cell {index + 1}")
 
     async def interrupt(self) -> None:
         """Interrupt whatever the kernel is running (``KeyboardInterrupt`` in the running code)."""
@@ -254,7 +262,7 @@ class KernelSession:
                 await self.client.km.interrupt_kernel()
                 probe = await self._execute("pass", -1, TIMEOUTS.interrupt_grace_s)
                 if probe.status == "ok":
-                    self.log.notes.append(f"cell {record.index}: interrupted after the time limit")
+                    self.log.notes.append(f"{self.name(record.index)}: interrupted after the time limit")
                     return True
             except Exception:  # interrupt failed: fall through to a restart
                 pass
@@ -276,7 +284,8 @@ class KernelSession:
             # subtle: a cell can complete and kill its kernel just after replying (e.g. by killing its parent):
             # run again, it would kill every new kernel. It is left out of the next replays.
             index, _ = self._replay.pop(stopped)
-            self.log.notes.append(f"{_name(index)} stopped the kernel again when run after a restart; not run again")
+            note = "stopped the kernel again when run after a restart; not run again"
+            self.log.notes.append(f"{self.name(index)} {note}")
         return False
 
     async def _replay_completed(self) -> int | None:
@@ -285,10 +294,6 @@ class KernelSession:
             if (await self._execute(source, -1, self.limits.cell_timeout_s)).status not in ("ok", "error"):
                 return position
         return None
-
-
-def _name(index: int) -> str:
-    return f"cell {index}" if index >= 0 else "the grading harness"
 
 
 async def wait_until_ready(kc, timeout: float) -> None:
@@ -346,12 +351,16 @@ async def _kill(km) -> None:
         pass  # a half-started kernel: the launcher's after_kernel removes whatever is left
 
 
-async def run_notebook(session: KernelSession, nb, deadline: float) -> list[CellRecord]:
-    """Run every code cell of ``nb`` in order; errors and timeouts are recorded and the next cell runs."""
+async def run_notebook(session: KernelSession, nb, deadline: float, progress=None) -> list[CellRecord]:
+    """Run every code cell of ``nb`` in order; errors and timeouts are recorded and the next cell runs.
+    ``progress`` (a callable, optional) is told each cell as it starts ("code cell 3 of 24")."""
     records = []
+    session.labels = code_cell_labels(nb)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
+        if progress is not None:
+            progress(f"{session.name(index).split(' (')[0]} of {len(session.labels)}")
         remaining = deadline - time.monotonic()
         if remaining <= 1:
             records.append(CellRecord(index, "skipped", "the submission's time limit was reached"))

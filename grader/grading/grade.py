@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.assignment.plan import CasePlan, GradingPlan, QuestionPlan
@@ -18,10 +19,12 @@ from grader.boundary import harness
 from grader.common.settings import TIMEOUTS
 from grader.common.text import clip
 from grader.compare.judges import compare
+from grader.compat.ipykernel import name_cells
 from grader.errors import KernelStartError
 from grader.grading.calls import Call, KernelCaller
 from grader.grading.execute import KernelSession, run_notebook, submission_deadline
-from grader.grading.notebook import NotebookUnreadable, read_notebook
+from grader.grading.guidance import describe_inputs
+from grader.grading.notebook import NotebookUnreadable, code_cell_labels, graded_calls, read_notebook
 from grader.grading.results import (
     FAILURE_KINDS,
     PHASES,
@@ -38,9 +41,16 @@ HIDDEN_NOTE = "hidden test: its inputs and expected values are not shown"
 
 
 async def grade_submission(
-    plan: GradingPlan, notebook: Path, student_id: str, launcher: Launcher, workroot: Path, slot: int = 0
+    plan: GradingPlan,
+    notebook: Path,
+    student_id: str,
+    launcher: Launcher,
+    workroot: Path,
+    slot: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> SubmissionResult:
-    """Grade ``notebook`` for ``student_id``; ``workroot`` holds the temporary run folders."""
+    """Grade ``notebook`` for ``student_id``; ``workroot`` holds the temporary run folders. ``progress``, if
+    given, is told what runs: each code cell ("code cell 3 of 24"), then each function called."""
     started, clock = time.monotonic(), time.perf_counter()
     result = SubmissionResult(
         student_id=student_id,
@@ -57,10 +67,11 @@ async def grade_submission(
         result.status, result.message = "invalid", clip(str(exc))
         result.questions = all_failed(plan, "not_run", result.message)
     else:
+        result.calls = graded_calls(nb, [q.function for q in plan.questions])
         run = RunDir(workroot / f"{_safe(student_id)}-{uuid.uuid4().hex[:8]}")
         run.create(disk_mb=plan.limits.disk_mb if launcher.isolated else None)
         try:
-            await _grade_in_kernel(plan, nb, launcher, run, slot, result)
+            await _grade_in_kernel(plan, nb, launcher, run, slot, result, progress)
         except KernelStartError as exc:
             result.status, result.message = "error", str(exc)
             result.questions = all_failed(plan, "not_run", "the notebook could not be run: " + str(exc))
@@ -72,16 +83,20 @@ async def grade_submission(
     return result
 
 
-async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: SubmissionResult) -> None:
+async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: SubmissionResult, progress) -> None:
     deadline = submission_deadline(plan.limits)
     timings = dict.fromkeys(PHASES, 0.0)
     session = KernelSession(launcher, run, plan.limits, slot)
     try:
         async with session:
             lap = time.perf_counter()
-            records = await run_notebook(session, nb, deadline)
+            records = await run_notebook(session, nb, deadline, progress)
             timings["cells"] = time.perf_counter() - lap
-            result.cells = [CellSummary(index=r.index, status=r.status, message=r.message) for r in records]
+            labels = code_cell_labels(nb)
+            result.cells = [
+                CellSummary(index=r.index, status=r.status, message=r.message, label=labels.get(r.index, ""))
+                for r in records
+            ]
             assets = {name: launcher.asset_path(name, path) for name, path in plan.assets.items()}
             lap = time.perf_counter()
             install_source = harness.install_source(assets, plan.limits.return_bytes)
@@ -93,8 +108,10 @@ async def _grade_in_kernel(plan, nb, launcher, run: RunDir, slot: int, result: S
                 )
                 result.questions = all_failed(plan, "not_run", message)
             else:
-                caller = KernelCaller(session, run, deadline)
+                caller = KernelCaller(session, run, deadline, progress)
                 result.questions = await grade_questions(plan.questions, caller, plan.assets, timings)
+                sources = {labels[i]: cell.source for i, cell in enumerate(nb.cells) if i in labels}
+                name_cells_in(result.questions, sources)
             result.notes = session.log.notes
     finally:
         timings.update(session.timings)  # kernel_start, kernel_stop
@@ -149,6 +166,14 @@ async def make_calls(questions: list[QuestionPlan], caller) -> list[harness.Call
     return outcomes
 
 
+def name_cells_in(questions: list[QuestionResult], sources: dict[str, str]) -> None:
+    """Name the notebook's cells in the tracebacks of ``questions`` (``sources``: label -> the cell's source)
+    instead of the temporary files ipykernel compiles them under."""
+    for test in (t for q in questions for t in q.tests):
+        if test.kind == "exception":
+            test.output = name_cells(test.output, sources)
+
+
 def case_points(question: QuestionPlan) -> list[float]:
     """Each case's share of the question's points, by weight."""
     total = sum(c.weight for c in question.cases)
@@ -175,8 +200,10 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKi
         output = f"{FAILURE_KINDS[kind]} ({HIDDEN_NOTE})"
     else:
         output = f"{FAILURE_KINDS[kind]}: {clip(message)}" if message else FAILURE_KINDS[kind]
+    name = f"{question.function}: {case.name}"
+    shown = not passed and not case.hidden and kind not in ("missing", "not_callable", "not_run")
     return TestResult(
-        name=f"{question.function}: {case.name}",
+        name=name,
         question=question.function,
         score=max_score if passed else 0.0,
         max_score=max_score,
@@ -184,6 +211,7 @@ def _test(question: QuestionPlan, case: CasePlan, max_score: float, kind: TestKi
         kind=kind,
         output=output,
         hidden=case.hidden,
+        inputs=describe_inputs(case.args, name) if shown else "",
     )
 
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from grader.common.templates import template_folder
 from grader.common.text import printable
+from grader.grading.guidance import guidance
 from grader.grading.results import SubmissionResult
 
 
@@ -54,10 +55,16 @@ def md_inline(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()<>#+!|~])", r"\\\1", printable(text).replace("\n", " "))
 
 
-def render_reports(result: SubmissionResult, folder: Path) -> tuple[Path, Path]:
-    """Write ``<id>.html`` and ``<id>.md`` into ``folder``."""
+def render_reports(result: SubmissionResult, folder: Path, public_only: str = "") -> tuple[Path, Path]:
+    """Write ``<id>.html`` and ``<id>.md`` into ``folder``. ``public_only``: a self-check's line saying that
+    only public tests ran and this is not the grade, shown above the points (which then say so too)."""
     folder.mkdir(parents=True, exist_ok=True)
-    context = {"r": result, "failing": [t for t in result.tests if t.status == "failed"]}
+    context = {
+        "r": result,
+        "failing": [t for t in result.tests if t.status == "failed"],
+        "guidance": guidance(result.questions, result.calls),
+        "public_only": public_only,
+    }
     paths = []
     for template, suffix in (("feedback.html.j2", ".html"), ("feedback.md.j2", ".md")):
         path = folder / f"{result.student_id}{suffix}"

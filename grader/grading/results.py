@@ -61,6 +61,7 @@ class TestResult(BaseModel):
     kind: TestKind = Field(description="'passed' or a key of FAILURE_KINDS.")
     output: str = ""
     hidden: bool = False
+    inputs: str = Field("", description="A failed public case's inputs as code, or the line that loads them.")
 
     def gradescope(self) -> dict:
         return {
@@ -71,6 +72,7 @@ class TestResult(BaseModel):
             "output": self.output,
             "visibility": "after_published" if self.hidden else "visible",
             "kind": self.kind,
+            "inputs": self.inputs,
         }
 
 
@@ -82,9 +84,10 @@ class QuestionResult(BaseModel):
 
 
 class CellSummary(BaseModel):
-    index: int
+    index: int = Field(description="The cell's position in the notebook, Markdown cells included, from 0.")
     status: CellStatus
     message: str = ""
+    label: str = Field("", description='How the student finds it: code cell K ("its first line").')
 
 
 class SubmissionResult(BaseModel):
@@ -105,6 +108,9 @@ class SubmissionResult(BaseModel):
         default_factory=dict, description="Seconds per phase of PHASES, and 'total' (see PHASES)."
     )
     provenance: dict = Field(default_factory=dict)
+    calls: dict[str, list[str]] = Field(
+        default_factory=dict, description="The graded functions each graded function calls in the notebook."
+    )
 
     @property
     def tests(self) -> list[TestResult]:
@@ -135,6 +141,7 @@ class SubmissionResult(BaseModel):
                 "isolation": self.isolation,
                 "seconds": round(self.seconds, 3),
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "calls": self.calls,
             },
             "provenance": self.provenance,
         }
@@ -174,6 +181,7 @@ class SubmissionResult(BaseModel):
             isolation=execution.get("isolation", ""),
             seconds=execution.get("seconds", 0.0),
             timings=execution.get("timings", {}),
+            calls=execution.get("calls", {}),
             provenance=data.get("provenance", {}),
         )
 
@@ -188,4 +196,5 @@ def _test_from_gradescope(t: dict, question: str) -> TestResult:
         kind=t.get("kind", "passed" if t["status"] == "passed" else "wrong"),
         output=t.get("output", ""),
         hidden=t.get("visibility") == "after_published",
+        inputs=t.get("inputs", ""),
     )

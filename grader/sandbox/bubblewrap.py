@@ -44,10 +44,10 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_client.manager import AsyncKernelManager
 
-from grader.assignment.spec import Limits
 from grader.common.settings import TIMEOUTS
 from grader.compat.jupyter_client import HookedKernelManager
 from grader.errors import SandboxUnavailable
@@ -55,6 +55,9 @@ from grader.sandbox import cgroups
 from grader.sandbox.filesystem import ASSETS_DIR, WORK_DIR, filesystem_args, write_etc
 from grader.sandbox.launcher import KERNEL_ENV, RunDir, ipc_kernel_manager
 from grader.sandbox.uids import UidPool, drop_to, kill_uid
+
+if TYPE_CHECKING:  # annotations only: importing the spec imports torch, which would delay the zygote's start
+    from grader.assignment.spec import Limits
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,13 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jupyter_client.manager import AsyncKernelManager
 
-from grader.assignment.spec import Limits
+if TYPE_CHECKING:  # annotations only: importing the spec imports torch, which would delay the zygote's start
+    from grader.assignment.spec import Limits
+
 
 log = logging.getLogger(__name__)
 

@@ -19,18 +19,21 @@ Where: a Unix socket in a private folder of the user, ``$LLM_GRADER_SERVER_DIR``
 open to group or others. One server per Python environment (the socket's name hashes ``sys.prefix``).
 On Linux the server also checks each peer's uid (``SO_PEERCRED``).
 
-Protocol: one JSON line each way, never pickle. A request carries ``protocol``, ``op`` (``check``,
-``ping``, ``shutdown``) and the client's :func:`code_digest`; a server whose digest differs (the grader
-or its environment changed since it started) answers ``{"stale": true}`` and exits, and the client starts
-a fresh one. Requests are served one at a time. A check request also carries the client's working folder,
-the notebook and tests paths as typed and ``no_fast_start``; its reply is ``ok`` with the result (the
-``results/<id>.json`` form of :meth:`grader.grading.results.SubmissionResult.gradescope`), the report's path and
-the launcher's notice, or ``grader_error`` (shown like an in-process :class:`~grader.errors.GraderError`),
+Protocol: one JSON line each way (a check's reply after event lines: ``started`` when the server begins it, so
+that a client kept waiting behind another check can say so, and ``progress``), never pickle. A request carries
+``protocol``, ``op`` (``check``, ``ping``, ``shutdown``) and the client's :func:`code_digest`; a server whose
+digest differs (the grader or its environment changed since it started) answers ``{"stale": true}`` and exits,
+and the client starts a fresh one. Requests are served one at a time: a client whose check has not started
+within a second says that it waits for another check. A check request also carries the client's working
+folder, the notebook and tests paths as typed and ``no_fast_start``; its reply is ``ok`` with the result (the
+``results/<id>.json`` form of :meth:`grader.grading.results.SubmissionResult.gradescope`), the report's path
+and the launcher's notice, or ``grader_error`` (shown like an in-process :class:`~grader.errors.GraderError`),
 or ``error`` (the server could not do it: the client checks in-process).
 
 Lifetime: the server exits after ``--idle`` seconds without a request (default 15 minutes), when its code
 or the installed packages change, when its socket is removed, and on ``shutdown``. A client that goes
-away during its check (Ctrl-C) cancels it, as Ctrl-C cancels an in-process check.
+away during its check (Ctrl-C) cancels it, as Ctrl-C cancels an in-process check: its kernel is stopped,
+no report is written for it, and the next check starts at once.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.common.process import child_env
@@ -47,20 +51,23 @@ from grader.selfcheck.protocol import (
     ENV_IDLE,
     MAX_REPLY,
     PROTOCOL,
+    Lines,
     ServerUnavailable,
     code_digest,
     lock_path,
     log_path,
     private_folder,
-    receive,
     send,
     socket_path,
 )
 
 
-def request_check(notebook: Path, tests: Path | None, no_fast_start: bool) -> dict:
+def request_check(
+    notebook: Path, tests: Path | None, no_fast_start: bool, on_event: Callable[[dict], None] | None = None
+) -> dict:
     """Ask the server (started if needed, replaced if stale) to check ``notebook``; the reply's fields are
-    in the module docstring. Raises :class:`ServerUnavailable` (or :class:`FolderRefused`) instead."""
+    in the module docstring, ``on_event`` gets the events before it (:func:`_reply`). Raises
+    :class:`ServerUnavailable` (or :class:`FolderRefused`) instead."""
     try:
         cwd = os.getcwd()
     except OSError as exc:  # removed under our feet: the in-process check will say what is wrong
@@ -72,7 +79,7 @@ def request_check(notebook: Path, tests: Path | None, no_fast_start: bool) -> di
         "tests": None if tests is None else str(tests),
         "no_fast_start": bool(no_fast_start),
     }
-    reply = call(request)
+    reply = call(request, on_event=on_event)
     if reply.get("ok") is True and _is_check_reply(reply):
         return reply
     if reply.get("ok") is False and isinstance(reply.get("grader_error"), str):
@@ -89,26 +96,53 @@ def _is_check_reply(reply: dict) -> bool:
         and all(isinstance(t, dict) and {"name", "status", "output"} <= t.keys() for t in result["tests"])
         and all(isinstance(reply.get(key), (int, float)) for key in ("score", "max_score", "hidden"))
         and isinstance(reply.get("report"), str)
-        and isinstance(reply.get("notice"), str)
+        and isinstance(reply.get("notice"), (str, type(None)))
+        and isinstance(reply.get("guidance"), list)
+        and all(isinstance(g, dict) and {"function", "text", "inputs"} <= g.keys() for g in reply["guidance"])
     )
 
 
-def call(request: dict, start: bool = True) -> dict:
+def call(request: dict, start: bool = True, on_event: Callable[[dict], None] | None = None) -> dict:
     """Send ``request`` (protocol and digest added) and return the reply; start the server if ``start``
-    and none answers, and replace a stale one once."""
+    and none answers, and replace a stale one once. ``on_event`` gets the event lines before the reply
+    (see :func:`_reply`)."""
     folder = private_folder()
     message = {"protocol": PROTOCOL, "digest": code_digest(), **request}
     for _ in range(2):
         try:
             with _connect(folder, start) as sock:
-                sock.settimeout(TIMEOUTS.check_reply_s)
                 send(sock, message)
-                reply = receive(sock, MAX_REPLY)
+                reply = _reply(sock, on_event)
         except (OSError, EOFError, ValueError) as exc:  # e.g. a socket path too long, a server that died
             raise ServerUnavailable(f"the server did not answer: {exc}") from None
         if not reply.get("stale"):
             return reply
     raise ServerUnavailable("the server was stale twice")
+
+
+def _reply(sock: socket.socket, on_event: Callable[[dict], None] | None) -> dict:
+    """The reply, after the event lines the server sends first: ``started`` (it began this check) and
+    ``progress``. With ``on_event``, a check not started within ``check_wait_note_s`` (the server is busy
+    with another one: it checks one at a time) is announced once as ``{"event": "waiting"}``."""
+    lines = Lines(sock, MAX_REPLY)
+    deadline = time.monotonic() + TIMEOUTS.check_reply_s
+    announced = on_event is None
+    while True:
+        left = max(0.01, deadline - time.monotonic())
+        sock.settimeout(left if announced else min(left, TIMEOUTS.check_wait_note_s))
+        try:
+            message = lines.next()
+        except TimeoutError:
+            if announced or time.monotonic() >= deadline:
+                raise
+            announced = True
+            on_event({"event": "waiting"})
+            continue
+        if "event" not in message:
+            return message
+        announced = announced or message["event"] == "started"
+        if on_event is not None:
+            on_event(message)
 
 
 def _connect(folder: Path, start: bool) -> socket.socket:

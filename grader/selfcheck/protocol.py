@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader.common.templates import template_folder
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: a check's reply may follow event lines ({"event": "started" | "progress", ...})
 ENV_DISABLE = "LLM_GRADER_NO_SERVER"  # any value but "" and "0": ``grader check`` never uses the server
 ENV_DIR = "LLM_GRADER_SERVER_DIR"  # the private folder, instead of the default one
 ENV_IDLE = "LLM_GRADER_SERVER_IDLE"  # seconds a new server waits for a request before it exits
@@ -138,15 +138,27 @@ def send(sock: socket.socket, message: dict) -> None:
 
 def receive(sock: socket.socket, limit: int) -> dict:
     """One JSON line (an object); ``EOFError`` if the peer closed first, ``ValueError`` if malformed."""
-    data = bytearray()
-    while b"\n" not in data:
-        chunk = sock.recv(1 << 16)
-        if not chunk:
-            raise EOFError("connection closed")
-        data += chunk
-        if len(data) > limit:
-            raise ValueError(f"message over {limit} bytes")
-    message = json.loads(data[: data.index(b"\n")])
-    if not isinstance(message, dict):
-        raise ValueError("not a JSON object")
-    return message
+    return Lines(sock, limit).next()
+
+
+class Lines:
+    """The JSON lines a peer sends, one after the other (what arrives after a line is kept for the next).
+    A socket timeout leaves what was read so far in place: call :meth:`next` again to go on waiting."""
+
+    def __init__(self, sock: socket.socket, limit: int):
+        self.sock, self.limit, self.data = sock, limit, bytearray()
+
+    def next(self) -> dict:
+        while b"\n" not in self.data:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.data += chunk
+            if len(self.data) > self.limit:
+                raise ValueError(f"message over {self.limit} bytes")
+        end = self.data.index(b"\n")
+        message = json.loads(self.data[:end])
+        del self.data[: end + 1]
+        if not isinstance(message, dict):
+            raise ValueError("not a JSON object")
+        return message

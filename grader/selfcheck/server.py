@@ -201,7 +201,8 @@ class Server:
             _reply(conn, {"ok": True})
             raise _Leave("asked to shut down")
         else:
-            conn.settimeout(None)  # a check takes as long as its own limits allow
+            conn.settimeout(TIMEOUTS.check_request_s)
+            _reply(conn, {"event": "started"})  # the client stops saying that it waits for another check
             reply = self._check(request, conn)
             if code_digest() != self.digest:  # changed during the check: it may have run a mix of both
                 self._retire()
@@ -219,8 +220,8 @@ class Server:
         except OSError as exc:
             return {"ok": False, "error": f"cannot enter {request['cwd']}: {exc}"}
         try:
-            with _CancelWhenGone(conn):
-                reply = self._run_check(request)
+            with _CancelWhenGone(conn) as watch:
+                reply = self._run_check(request, _Progress(conn), watch.gone)
         except KeyboardInterrupt:
             _log("the client went away: its check was cancelled")
             return None
@@ -232,7 +233,7 @@ class Server:
         _log(f"checked {request['notebook']} in {time.monotonic() - started:.2f} s")
         return reply
 
-    def _run_check(self, request: dict) -> dict:
+    def _run_check(self, request: dict, progress, cancelled: threading.Event) -> dict:
         """What ``grader check`` does in-process (grader/cli.py), with the plan and launcher kept warm."""
         notebook = Path(request["notebook"])
         tests = None if request["tests"] is None else Path(request["tests"])
@@ -240,24 +241,16 @@ class Server:
         hint = assets_hint(notebook, tests)
         if hint is not None:
             self.launchers.start(hint, fast_start)  # the zygote imports while this process imports below
-        from grader.selfcheck.check import check_notebook
+        from grader.selfcheck.check import check_notebook, check_reply
 
         notice = None
         try:
             plan = self.plans.get(notebook, tests)
             launcher, notice = self.launchers.get(plan.assets, fast_start)
-            result, plan, report = check_notebook(notebook, plan, launcher)
+            result, plan, report = check_notebook(notebook, plan, launcher, progress, cancelled)
         except GraderError as exc:
             return {"ok": False, "grader_error": str(exc), "notice": notice}
-        return {
-            "ok": True,
-            "notice": notice,
-            "result": result.gradescope(),
-            "score": result.score,
-            "max_score": result.max_score,
-            "hidden": sum(q.hidden_cases for q in plan.questions),
-            "report": str(report),
-        }
+        return check_reply(result, plan, report, notice)
 
 
 def _validate(request: dict) -> None:
@@ -299,13 +292,25 @@ def _log(message: str) -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {message}", file=sys.stderr, flush=True)
 
 
-class _CancelWhenGone:
-    """While a check runs, watch its connection: a client that closes it (Ctrl-C) gets its check cancelled
-    with SIGINT to the main thread, exactly as Ctrl-C cancels an in-process check (asyncio.run cancels the
-    grading task, whose clean-up stops the kernel)."""
+class _Progress:
+    """Sends a check's progress to its client as event lines; a client that is gone is the watch's business."""
 
     def __init__(self, conn: socket.socket):
         self.conn = conn
+
+    def __call__(self, text: str) -> None:
+        _reply(self.conn, {"event": "progress", "text": text})
+
+
+class _CancelWhenGone:
+    """While a check runs, watch its connection: a client that closes it (Ctrl-C) gets its check cancelled
+    with SIGINT to the main thread, exactly as Ctrl-C cancels an in-process check (asyncio.run cancels the
+    grading task, whose clean-up stops the kernel). ``gone`` is set first: a check that finishes anyway
+    writes no report."""
+
+    def __init__(self, conn: socket.socket):
+        self.conn = conn
+        self.gone = threading.Event()
         self.wake, self.woken = socket.socketpair()  # ends the watch at once when the check is done
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -328,6 +333,7 @@ class _CancelWhenGone:
         except OSError:
             gone = True
         if gone:
+            self.gone.set()
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
         # else the client sent more than its request: nothing more to watch
 

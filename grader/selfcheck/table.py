@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 DETAILS_CHARS = 300  # of each failing test's message
-HIDDEN_AT_GRADING = "{count} hidden test(s) are not run here; they will be run at grading."
-HIDDEN_IN_NOTEBOOK = "{count} hidden test(s) exist for these functions; they will be run at grading."
+# in every self-check's output: the terminal, the notebook and the report
+PUBLIC_ONLY = "public tests only: {count} hidden test(s) run at grading; this is not your grade"
 
 
 def print_results(console: Console, title: str, rows: Iterable[tuple[str, str, str]], hidden_note: str) -> None:

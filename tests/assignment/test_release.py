@@ -110,3 +110,45 @@ def test_a_solution_line_quoted_in_markdown_is_a_leak(tmp_path, sampling_plan):
     out = tmp_path / "release"
     release(assignment, out, sampling_plan)
     assert any(quoted in leak for leak in audit_release(out, assignment, sampling_plan))
+
+
+def test_the_release_tells_students_how_to_check(released, sampling_plan):
+    """A student README (install, check from the terminal and the notebook, public vs hidden), and a first
+    cell in the template that says the same in two lines."""
+    readme = (released / "README.md").read_text()
+    assert "pip install" in readme and "grader check sampling.ipynb" in readme
+    assert 'from grader import check\ncheck("softmax_with_temperature")' in readme
+    hidden = sum(c.hidden for q in sampling_plan.questions for c in q.cases)
+    assert f"{hidden} hidden tests run at grading" in readme and "not your grade" in readme
+    assert ".feedback/sampling.html" in readme and "assets/course-lm" in readme
+    first = nbformat.read(released / "sampling.ipynb", as_version=4).cells[0]
+    assert first.cell_type == "markdown" and first.source.count("\n") == 1
+    assert "grader check sampling.ipynb" in first.source and "check()" in first.source
+
+
+@pytest.mark.slow
+def test_the_template_finds_the_course_model_from_the_release_and_from_elsewhere(released, tmp_path, monkeypatch):
+    """The template's model cell, run in a real kernel: from the release folder, from a folder inside it, and
+    from an unrelated working folder when Jupyter says where the notebook is (``JPY_SESSION_NAME``)."""
+    from nbclient import NotebookClient
+
+    cell = next(
+        c.source
+        for c in nbformat.read(released / "sampling.ipynb", as_version=4).cells
+        if c.cell_type == "code" and "MODEL_DIR" in c.source
+    )
+    lookup = cell[: cell.index("if os.path.isdir(MODEL_DIR)")].replace("from transformers import", "# ")
+    lookup += "print('MODEL', os.path.isdir(MODEL_DIR), MODEL_DIR)"
+    monkeypatch.delenv("COURSE_LM", raising=False)
+    (released / "work").mkdir(exist_ok=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd, session in ((released, None), (released / "work", None), (elsewhere, released / "sampling.ipynb")):
+        if session is None:
+            monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+        else:
+            monkeypatch.setenv("JPY_SESSION_NAME", str(session))
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(lookup)])
+        NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+        printed = nb.cells[0].outputs[0]["text"]
+        assert printed.startswith("MODEL True") and str(released / "assets" / "course-lm") in printed, (cwd, printed)

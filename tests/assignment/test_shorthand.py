@@ -123,5 +123,5 @@ def test_a_bad_named_input_is_reported_where_it_is_defined(tmp_path):
 
 
 def test_a_misspelt_named_input_reference_suggests_input(tmp_path):
-    head = '\n[inputs]\nrows = { randn = [2, 5], seed = 0 }\n'
+    head = "\n[inputs]\nrows = { randn = [2, 5], seed = 0 }\n"
     assert error(tmp_path, head=head, logits='{ inputs = "rows" }').endswith("got keys 'inputs'; did you mean 'input'?")

@@ -1,5 +1,6 @@
 """Grading survives what notebooks do: errors, hangs, crashes, missing functions, broken files."""
 
+import nbformat
 import pytest
 
 from tests.helpers import GREEDY, SOFTMAX, grade, notebook, scores
@@ -50,8 +51,9 @@ def test_a_cell_that_kills_its_kernel_after_replying_is_left_out_of_the_replay_a
     result = grade(mini_plan, notebook(tmp_path, "late-killer", GREEDY, late_killer, victim), tmp_path)
     assert scores(result) == FULL
     assert [c.status for c in result.cells] == ["ok", "ok", "ok"]
-    assert "cell 1 stopped the kernel again when run after a restart; not run again" in result.notes
-    assert "cell 2 was run again: cell 1 had killed the kernel" in result.notes
+    killer, victim = 'code cell 2 ("import os, threading")', 'code cell 3 ("import time")'
+    assert f"{killer} stopped the kernel again when run after a restart; not run again" in result.notes
+    assert f"{victim} was run again: {killer} had killed the kernel" in result.notes
 
 
 def test_a_cell_that_kills_the_kernel_is_recorded_and_grading_goes_on(mini_plan, tmp_path):
@@ -142,3 +144,28 @@ def test_broken_files_get_a_clear_invalid_status(mini_plan, tmp_path, name, cont
     result = grade(mini_plan, path, tmp_path)
     assert result.status == "invalid" and reason in result.message and result.score == 0
     assert name in result.message
+
+
+def test_cells_are_named_as_the_student_finds_them_and_tracebacks_name_the_cell(mini_plan, tmp_path):
+    """Code cells count from 1 without the Markdown cells, with their first line; a traceback through the
+    student's function names its cell, not the temporary file ipykernel compiled it under."""
+    nb = nbformat.v4.new_notebook()
+    broken = "import torch\ndef greedy_next_token(logits):\n    return 1 / 0\n"
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# intro"),
+        nbformat.v4.new_code_cell(broken),
+        nbformat.v4.new_markdown_cell("more"),
+        nbformat.v4.new_code_cell("import time\nwhile True:\n    time.sleep(0.01)"),
+        nbformat.v4.new_code_cell(SOFTMAX),
+    ]
+    path = tmp_path / "named.ipynb"
+    nbformat.write(nb, path)
+    result = grade(mini_plan, path, tmp_path)
+    assert [(c.label, c.status) for c in result.cells] == [
+        ('code cell 1 ("import torch")', "ok"),
+        ('code cell 2 ("import time")', "timeout"),
+        ('code cell 3 ("import torch")', "ok"),
+    ]
+    [failed] = [t for t in result.tests if t.kind == "exception" and not t.hidden]
+    assert 'code cell 1 ("import torch"), line 3, in greedy_next_token' in failed.output
+    assert "ipykernel_" not in failed.output

@@ -13,16 +13,19 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_client.manager import AsyncKernelManager
 
-from grader.assignment.spec import Limits
 from grader.errors import SandboxUnavailable
 from grader.sandbox.bubblewrap import BubblewrapLauncher, rlimits
 from grader.sandbox.filesystem import ANYONE, IPC_DIR, SHM_MB, TMP_MB, WORK_DIR, filesystem_args, write_etc
 from grader.sandbox.launcher import RunDir, ipc_kernel_manager
 from grader.sandbox.zygote.client import ZygoteClient
 from grader.sandbox.zygote.kernel import ZygoteKernelManager
+
+if TYPE_CHECKING:  # annotations only: importing the spec imports torch, which would delay the zygote's start
+    from grader.assignment.spec import Limits
 
 log = logging.getLogger(__name__)
 
