@@ -182,3 +182,29 @@ def test_values_whose_eq_lies_never_pass(plan, sandbox, tmp_path):
     got = kinds(result)
     assert got["greedy_next_token: random"] in ("wrong", "unencodable", "invalid_output"), got
     assert got["softmax_with_temperature: t=2"] == "unencodable", got
+
+
+def test_forged_result_fields_of_the_wrong_shape_or_type_fail_that_call_only(plan, sandbox, tmp_path):
+    forger = (
+        "import sys, torch\n"
+        "def greedy_next_token(logits):\n"
+        "    module = sys.modules['__grader_harness_module__']\n"
+        "    if not hasattr(module, 'honest_write'):\n"
+        "        module.honest_write = module._write\n"
+        "        def write(folder, result, max_bytes=1 << 20):\n"
+        "            if folder.endswith('call-1'):  # this call: 2 million empty rows in 72 bytes\n"
+        "                result = {'status': 'ok', 'stacked': torch.zeros(2_000_000, 0)}\n"
+        "            elif folder.endswith('call-2'):  # softmax: an exception whose message is not a string\n"
+        "                result = {'status': 'exception', 'message': {'x': [1] * 1000}}\n"
+        "            module.honest_write(folder, result, max_bytes)\n"
+        "        module._write = write\n"
+        "    return torch.argmax(logits, dim=-1)\n"
+    )
+    result = grade(plan, sandbox, tmp_path, forger, SOFTMAX).result
+    assert kinds(result) == {
+        "greedy_next_token: random": "invalid_output",
+        "greedy_next_token: hidden tie": "passed",  # its later call, written honestly
+        "softmax_with_temperature: t=2": "exception",
+    }
+    assert result.tests[0].output.endswith("the call's result is malformed")
+    assert result.tests[2].output == "raised an exception: (no message)"
