@@ -138,7 +138,7 @@ def test_a_course_repository_outside_the_grader_validates_releases_and_grades(in
     assert "FAILED" not in validated.stdout and validated.stdout.count(" ok ") == 6, validated.stdout
     run([grader, "release", "course/05-norms", "--out", "release"], tmp_path, env)
     released = {p.relative_to(tmp_path / "release").as_posix() for p in (tmp_path / "release").rglob("*")}
-    assert released == {"05-norms.ipynb", "tests", "tests/public.json", "tests/public.safetensors"}
+    assert released == {"05-norms.ipynb", "README.md", "tests", "tests/public.json", "tests/public.safetensors"}
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     for example in ("correct", "bug_sum_not_mean"):

@@ -2,16 +2,16 @@
 
 A caller is anything that takes a list of :class:`Call` and returns one
 :class:`~grader.boundary.harness.CallOutcome` per call: :class:`KernelCaller` in grading, an in-process caller
-in the notebook self-check (:mod:`grader.selfcheck.check`).
+in the notebook self-check (:mod:`grader.selfcheck.notebook`): both follow :class:`TimeoutRule`.
 
-The rules every call is made under (README, "Time limits"):
+The rules every call is made under (README, "Time limits of graded calls"):
 - a call's limit counts from its own start (the harness marks it ``started``; see
   :mod:`grader.boundary.kernel_side`), never from an earlier call's end;
 - no call is made twice in one grading: a call that began and left no result fails alone;
-- a function that runs out of time is not trusted with the full limit again: its later cases get
-  :func:`retry_limit`, and after a second time-out its remaining cases are not run ("not run: timed out in
-  an earlier case"). A function merely slow on one large case still passes its other cases; one that loops
-  forever costs one full limit plus one short one, whatever its number of cases.
+- each function's calls are made from the smallest input to the largest (:func:`smallest_first`), and once
+  a function times out its remaining calls are not made ("timed out in an earlier case"): a function that
+  loops forever costs one limit for the public calls and one for the hidden ones, whatever its number of
+  cases, and one merely slow on its largest case has passed the others by then.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from grader.common.settings import TIMEOUTS
 from grader.grading.execute import KernelSession
 from grader.sandbox.launcher import RunDir
 
-RETRY_FLOOR_S = 5.0  # the shortest limit a function gets after it timed out once
-NOT_RUN = "not run: timed out in an earlier case"
+NOT_RUN = "timed out in an earlier case"
 
 
 @dataclass(frozen=True)
@@ -40,18 +39,45 @@ class Call:
     repeat: int = 1
 
 
-def retry_limit(limit: float, longest_finished: float) -> float:
-    """The limit of a function's calls after one of them timed out: enough for 3x its slowest finished call
-    (at least :data:`RETRY_FLOOR_S`), never more than ``limit``."""
-    return min(limit, max(RETRY_FLOOR_S, 3 * longest_finished))
+class TimeoutRule:
+    """The module docstring's rule, for every caller (the kernel's watchdog, ``check()`` in a notebook), over one
+    batch of calls: once a function has timed out, its remaining calls are not made."""
+
+    def __init__(self):
+        self._timed_out: set[str] = set()
+
+    def gave_up(self, function: str) -> bool:
+        return function in self._timed_out
+
+    def timed_out(self, function: str) -> None:
+        self._timed_out.add(function)
 
 
-@dataclass
-class _FunctionRecord:
-    """What the watchdog learnt of one function during this grading."""
+def smallest_first(calls: list[Call]) -> list[int]:
+    """The order to make ``calls`` in: each function's calls from the smallest input to the largest (elements of
+    its tensors and sequences, times its repeats), the functions in their order. So a function that is slow on
+    one large case has passed its small ones before it times out, and one that loops forever times out on its
+    smallest case and is not called again."""
+    first = {}
+    for i, call in enumerate(calls):
+        first.setdefault(call.function, i)
+    return sorted(range(len(calls)), key=lambda i: (first[calls[i].function], _size(calls[i]), i))
 
-    timeouts: int = 0
-    longest_finished: float = 0.0
+
+def _size(call: Call) -> int:
+    total, stack = 0, list(call.kwargs.values())
+    while stack:
+        value = stack.pop()
+        if hasattr(value, "numel"):
+            total += value.numel()
+        elif isinstance(value, (list, tuple)):
+            total += len(value)
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, str):
+            total += len(value)
+    return total * call.repeat
 
 
 @dataclass
@@ -61,7 +87,6 @@ class _Request:
     calls: list[Call]
     folders: list[Path]
     begun: dict[int, float] = field(default_factory=dict)  # offset -> when the host saw it start
-    limits: dict[int, float] = field(default_factory=dict)  # offset -> the limit it ran under
     timed_out: set[int] = field(default_factory=set)
     skipped: set[int] = field(default_factory=set)
 
@@ -79,10 +104,10 @@ class KernelCaller:
     def __init__(self, session: KernelSession, run: RunDir, deadline: float, progress=None):
         self.session, self.run, self.deadline = session, run, deadline
         self.progress = progress  # optional: told which function each call checks, as it starts
-        self.functions: dict[str, _FunctionRecord] = {}
         self._folders_made = 0
 
     async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
+        self.rule = TimeoutRule()  # per batch: the hidden calls get their own chance
         folders = [self._write_inputs(call) for call in calls]
         unwritten = harness.CallOutcome("not_run", message="its inputs could not be written (the folder is full)")
         outcomes: list[harness.CallOutcome | None] = [None if f else unwritten for f in folders]
@@ -105,18 +130,11 @@ class KernelCaller:
             return None
         return folder
 
-    def _record(self, function: str) -> _FunctionRecord:
-        return self.functions.setdefault(function, _FunctionRecord())
-
-    def _limit(self, function: str) -> float:
-        limit, record = self.session.limits.call_timeout_s, self._record(function)
-        return retry_limit(limit, record.longest_finished) if record.timeouts else limit
-
     async def _request(self, calls, folders, outcomes, start: int) -> int:
         """Make calls ``start:`` in one request; fill in their outcomes; return the first call still to make."""
         pending = [i for i in range(start, len(calls)) if outcomes[i] is None]
         for i in pending:
-            if self._record(calls[i].function).timeouts >= 2:
+            if self.rule.gave_up(calls[i].function):
                 outcomes[i] = harness.CallOutcome("not_run", message=NOT_RUN)
         pending = [i for i in pending if outcomes[i] is None]
         if not pending:
@@ -151,7 +169,7 @@ class KernelCaller:
 
     def _outcome(self, request: _Request, offset: int, record) -> harness.CallOutcome:
         call, folder = request.calls[offset], request.folders[offset]
-        limit = request.limits.get(offset, self._limit(call.function))
+        limit = self.session.limits.call_timeout_s
         timeout = harness.CallOutcome("timeout", message=f"did not finish within {limit:g} s")
         if offset in request.timed_out:
             return timeout
@@ -171,8 +189,7 @@ class KernelCaller:
             current, since = self._advance(request, current, since)
             if running.done() or current >= len(request.calls):
                 continue
-            function = request.calls[current].function
-            limit = request.limits.setdefault(current, self._limit(function))
+            limit = self.session.limits.call_timeout_s
             waited = time.monotonic() - since
             if current not in request.timed_out and waited > limit:
                 request.timed_out.add(current)
@@ -192,7 +209,6 @@ class KernelCaller:
             if not os.path.lexists(request.folders[offset] / "started"):
                 break
             request.begun[offset] = now
-            self._finished(request, current, now)
             current, since = offset, now
             if self.progress is not None:
                 self.progress(
@@ -200,19 +216,11 @@ class KernelCaller:
                 )
         return current, since
 
-    def _finished(self, request: _Request, offset: int, now: float) -> None:
-        """Note how long a call that finished in time took (for :func:`retry_limit`)."""
-        if offset in request.begun and offset not in request.timed_out:
-            record = self._record(request.calls[offset].function)
-            record.longest_finished = max(record.longest_finished, now - request.begun[offset])
-
     def _timed_out(self, request: _Request, offset: int) -> None:
-        """Count a time-out; at the function's second, mark its later calls of this request to be skipped."""
+        """Note a time-out: the function's later calls of this request are skipped (the harness is told, and the
+        host records them as not run whatever the kernel writes)."""
         function = request.calls[offset].function
-        record = self._record(function)
-        record.timeouts += 1
-        if record.timeouts < 2:
-            return
+        self.rule.timed_out(function)
         for later in range(offset + 1, len(request.calls)):
             if request.calls[later].function == function:
                 harness.mark_skipped(request.folders[later])

@@ -200,9 +200,10 @@ class KernelSession:
         if not await self._recover(record):
             record.message += " The kernel could not be recovered."
             self.unusable_reason = record.message
-        elif record.status == "dead" and before is not None and before not in self._replay:
+        elif replay and record.status == "dead" and before is not None and before not in self._replay:
             # the cell before killed the kernel after replying (run again, it did it again: see _restart); this
-            # one only ran in a dying kernel, so it gets its run now
+            # one only ran in a dying kernel, so it gets its run now (a cell: a grading request is never made
+            # twice, its calls that began fail alone)
             self.log.notes.append(f"{self.name(index)} was run again: {self.name(before[0])} had killed the kernel")
             return await self.run(source, index, timeout, replay)
         return record

@@ -21,7 +21,7 @@ from grader.common.text import clip
 from grader.compare.judges import compare
 from grader.compat.ipykernel import name_cells
 from grader.errors import KernelStartError
-from grader.grading.calls import Call, KernelCaller
+from grader.grading.calls import Call, KernelCaller, smallest_first
 from grader.grading.execute import KernelSession, run_notebook, submission_deadline
 from grader.grading.guidance import describe_inputs
 from grader.grading.notebook import NotebookUnreadable, code_cell_labels, graded_calls, read_notebook
@@ -154,14 +154,16 @@ async def grade_questions(
 async def make_calls(questions: list[QuestionPlan], caller) -> list[harness.CallOutcome]:
     """Every case's outcome, in order: the public calls first, their results read, and only then the hidden
     calls (the caller writes a call's inputs when it makes it): no code that can report to the student runs
-    while a hidden case's inputs exist."""
+    while a hidden case's inputs exist. Within each, a function's calls go smallest first
+    (:func:`grader.grading.calls.smallest_first`)."""
     cases = [case for q in questions for case in q.cases]
     calls = [Call(q.function, case.args, case.compare.repeat) for q in questions for case in q.cases]
     outcomes: list = [None] * len(calls)
     for hidden in (False, True):
         indices = [i for i, case in enumerate(cases) if case.hidden == hidden]
-        if indices:
-            for i, outcome in zip(indices, await caller([calls[i] for i in indices]), strict=True):
+        order = [indices[k] for k in smallest_first([calls[i] for i in indices])]
+        if order:
+            for i, outcome in zip(order, await caller([calls[i] for i in order]), strict=True):
                 outcomes[i] = outcome
     return outcomes
 

@@ -24,13 +24,11 @@ from grader.assignment.plan import GradingPlan, load_bundle
 from grader.boundary import harness, wire
 from grader.compat.ipykernel import name_cells
 from grader.errors import GraderError
-from grader.grading.calls import NOT_RUN, Call
+from grader.grading.calls import NOT_RUN, Call, TimeoutRule
 from grader.grading.grade import grade_questions
 from grader.grading.guidance import guidance
 from grader.grading.notebook import graded_calls
 from grader.selfcheck.table import PUBLIC_ONLY
-
-EARLIER_TIMEOUT = NOT_RUN  # the same words as grading (grader.grading.calls)
 
 
 class _OutOfTime(KeyboardInterrupt):
@@ -80,15 +78,14 @@ class _InProcessCaller:
         assets = {name: str(path) for name, path in plan.assets.items()}
         self.harness = harness.harness_module().Harness(assets, namespace, plan.limits.return_bytes)
         self.folder, self.count, self.max_bytes = folder, 0, plan.limits.return_bytes
-        self.limit = plan.limits.call_timeout_s
-        self.timed_out: set[str] = set()
+        self.limit, self.rule = plan.limits.call_timeout_s, TimeoutRule()
 
     async def __call__(self, calls: list[Call]) -> list[harness.CallOutcome]:
         return [self._call(call) for call in calls]
 
     def _call(self, call: Call) -> harness.CallOutcome:
-        if call.function in self.timed_out:
-            return harness.CallOutcome("timeout", message=EARLIER_TIMEOUT)
+        if self.rule.gave_up(call.function):
+            return harness.CallOutcome("not_run", message=NOT_RUN)
         self.count += 1
         folder = self.folder / f"call-{self.count}"
         harness.write_inputs(folder, call.kwargs)
@@ -96,7 +93,7 @@ class _InProcessCaller:
             with time_limit(self.limit):
                 self.harness.call(call.function, str(folder), call.repeat)
         except _OutOfTime:
-            self.timed_out.add(call.function)
+            self.rule.timed_out(call.function)
             return harness.CallOutcome("timeout", message=f"did not finish within {self.limit:g} s")
         return harness.read_outcome(folder, self.max_bytes, call.repeat)
 

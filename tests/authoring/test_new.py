@@ -30,7 +30,7 @@ def test_a_new_assignment_validates_and_releases(tmp_path):
     assert "3 graded as expected" in checked.output
     released = runner.invoke(app, ["release", str(folder), "--out", str(tmp_path / "release")])
     assert released.exit_code == 0, released.output
-    assert {p.name for p in (tmp_path / "release").iterdir()} == {"05-norms.ipynb", "tests"}
+    assert {p.name for p in (tmp_path / "release").iterdir()} == {"05-norms.ipynb", "README.md", "tests"}
 
 
 def test_a_solution_without_markers_is_reported_and_not_released(tmp_path):

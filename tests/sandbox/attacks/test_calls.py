@@ -68,19 +68,19 @@ def three_cases(assignment_folder):
     return dataclasses.replace(build_plan(load_assignment(folder)), limits=LIMITS)
 
 
-def test_a_function_that_loops_forever_costs_two_limits_and_its_other_cases_are_not_run(three_cases, sandbox, tmp_path):
+def test_a_function_that_loops_forever_costs_one_limit_per_batch_and_its_other_cases_are_not_run(
+    three_cases, sandbox, tmp_path
+):
     loops = "def greedy_next_token(logits):\n    while True:\n        pass\n"
     result = grade(three_cases, sandbox, tmp_path, loops, SOFTMAX).result
     got = kinds(result)
-    assert got["greedy_next_token: random"] == "timeout"  # the full limit (6 s)
-    assert got["greedy_next_token: small"] == "timeout"  # the retry limit (5 s)
-    assert got["greedy_next_token: hidden tie"] == "not_run"  # not made at all
+    assert got["greedy_next_token: small"] == "timeout"  # its smallest public case, made first
+    assert got["greedy_next_token: random"] == "not_run"  # not made at all
+    assert got["greedy_next_token: hidden tie"] == "timeout"  # the hidden calls get their own chance
     assert got["softmax_with_temperature: t=2"] == "passed"
     public = {t.name: t.output for t in result.tests}
-    assert "did not finish within 6 s" in public["greedy_next_token: random"]
-    assert "did not finish within 5 s" in public["greedy_next_token: small"]
-    assert NOT_RUN not in public["greedy_next_token: hidden tie"]  # hidden: the kind only
-    assert result.seconds < LIMITS.submission_timeout_s
+    assert public["greedy_next_token: small"] == "did not finish in time: did not finish within 6 s"
+    assert public["greedy_next_token: random"] == f"could not be run: {NOT_RUN}"
 
 
 def test_a_function_slow_on_one_large_case_still_passes_its_other_cases(three_cases, sandbox, tmp_path):

@@ -125,7 +125,8 @@ def test_writing_gigabytes_in_many_files_is_capped(plan, sandbox, tmp_path, monk
     try:
         graded = grade_kept(plan, sandbox, tmp_path, GREEDY, writer, SOFTMAX)
         (run,) = kept
-        total = sum(p.stat().st_size for p in run.work.rglob("*") if p.is_file())
+        files = [p for p in run.work.rglob("*") if p.is_file() and run.calls not in p.parents]  # io: its own cap
+        total = sum(p.stat().st_size for p in files)
         assert total <= LIMITS.disk_mb << 20, f"the submission wrote {total >> 20} MB"
         assert scores(graded) == FULL  # the honest functions still earn their points
     finally:
