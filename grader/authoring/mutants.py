@@ -13,7 +13,8 @@ operators (the README's "Are my tests good enough?" lists them) suit tensor code
 - ``flag``: ``True``<->``False`` (``descending``, ``keepdim``, ``largest``, ``stable``, ...);
 - ``call``: ``argmax``<->``argmin``, ``max``<->``min``, ``sum``<->``mean``, ``softmax``<->``log_softmax``,
   ``triu``<->``tril``, ``floor``<->``ceil``, ``values``<->``indices``, ... (:data:`SWAPS`);
-- ``arguments``: the first two positional arguments of a call swapped when both are simple (``transpose(-2, -1)``);
+- ``arguments``: the first two positional arguments of a call swapped when both are simple (``masked_fill(a, b)``),
+  except for calls that do not care (``transpose``, ``max``, ``add``, ...: :data:`SYMMETRIC`);
 - ``statement``: a statement replaced by ``pass`` (assignments, expressions, ``if``, loops, ``break``).
 
 A mutant whose cell no longer parses, or whose text equals another's, is dropped.
@@ -56,6 +57,7 @@ PAIRS = [
 SWAPS = {a: b for a, b in PAIRS} | {b: a for a, b in PAIRS}
 AXIS_KEYWORDS = {"dim", "axis", "dims", "dim0", "dim1"}
 DROPPABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.If, ast.For, ast.While, ast.Break, ast.Continue)
+SYMMETRIC = {"transpose", "swapaxes", "swapdims", "min", "max", "maximum", "minimum", "add", "mul", "eq", "ne"}
 SIMPLE_ARGUMENT = (ast.Constant, ast.Name, ast.Attribute, ast.UnaryOp)
 
 
@@ -224,7 +226,8 @@ def _call(node: ast.Call, source: str) -> list[Edit]:
         new = SWAPS[node.func.id]
         edits.append(_node_edit(node.func, new, "call", f"{node.func.id} -> {new}"))
     first = node.args[:2]
-    if len(first) == 2 and all(isinstance(a, SIMPLE_ARGUMENT) for a in first):
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    if name not in SYMMETRIC and len(first) == 2 and all(isinstance(a, SIMPLE_ARGUMENT) for a in first):
         a, b = (ast.get_source_segment(source, x) or "" for x in first)
         if a != b and "\n" not in a + b:
             text = f"{b}, {a}"

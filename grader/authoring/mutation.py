@@ -2,10 +2,11 @@
 
 Every mutant (:mod:`grader.authoring.mutants`) is a copy of the instructor notebook with one small bug in
 one graded function. Each is graded like a submission (the plan's ground truth computed once, fast-start
-sandboxed kernels, ``jobs`` at a time): a mutant is *killed* when it loses any point, by the tests that
-failed. A survivor is *likely equivalent* when, run on the host (:mod:`grader.authoring.behaviour`), it
-behaves exactly as the solution on every case's inputs and on random variants of them: no test can tell
-them apart. Any other survivor is a gap in the tests. The score is killed / (mutants - likely equivalent).
+sandboxed kernels, ``jobs`` at a time; the cell and call time limits capped at ``MUTANT_TIMEOUT_S``, since
+many mutants loop forever): a mutant is *killed* when it loses any point, by the tests that failed. A
+survivor is *likely equivalent* when, run on the host (:mod:`grader.authoring.behaviour`), it behaves
+exactly as the solution on every case's inputs and on random variants of them: no test can tell them apart.
+Any other survivor is a gap in the tests. The score is killed / (mutants - likely equivalent).
 
 The host run also gives each killed mutant's *effect* on each ``close`` case (largest absolute difference
 from the expected value), which the tolerance report (:mod:`grader.authoring.tolerance`) compares with the
@@ -15,6 +16,7 @@ case's tolerance.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import tempfile
 import time
@@ -32,6 +34,8 @@ from grader.authoring.power import CasePower, distribution_power
 from grader.authoring.validate import grade_notebooks
 from grader.compare.rules import CloseCompare
 from grader.sandbox.launcher import Launcher
+
+MUTANT_TIMEOUT_S = 10.0  # a mutant that loops forever costs this per cell and per call, not the spec's limits
 
 
 @dataclass
@@ -63,6 +67,8 @@ def analyse(assignment: Assignment, launcher: Launcher, jobs: int | None = None)
     """Grade every mutant of the instructor's solution and classify it (see the module's docstring)."""
     started = time.monotonic()
     plan = build_plan(assignment)
+    fast = {k: min(getattr(plan.limits, k), MUTANT_TIMEOUT_S) for k in ("cell_timeout_s", "call_timeout_s")}
+    plan = dataclasses.replace(plan, limits=plan.limits.model_copy(update=fast))
     mutants = notebook_mutants(assignment.notebook_path, [q.function for q in plan.questions])
     with tempfile.TemporaryDirectory(prefix="grader-mutants-") as tmp:
         notebooks = _write_mutants(assignment.notebook_path, mutants, Path(tmp))

@@ -5,7 +5,8 @@ with 1, 2 and 4 threads (and on CUDA when present), and the largest difference f
 the case's *noise*. A tolerance (``atol + rtol * |expected|``, its smallest element) below 10x the noise is
 *fragile*: other hardware, thread counts or a correct reordering of the sums may fail a correct solution.
 With a mutation analysis, a tolerance is *too loose* when a killed mutant changed this case's value by more
-than 100x the noise (a real effect, not rounding) and this case still passed it (another case killed it).
+than 100x the noise (taken as at least one rounding step of the largest element: a real effect, not
+rounding) and this case still passed it (another case killed it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class CaseTolerance:
     noise: float  # the largest difference seen between the recomputations and the expected value
     ratio: float  # the smallest, over the elements, of the allowed difference over the difference seen
     sources: str  # which recomputations ran ("float64, 1 thread, ...")
+    ulp: float = 0.0  # the rounding step of the expected value's dtype at its largest element: noise is never less
 
     @property
     def fragile(self) -> bool:
@@ -67,8 +69,16 @@ def tolerances(assignment: Assignment, plan: GradingPlan | None = None) -> list[
             worst = float(noise.max()) if noise.numel() else 0.0
             rows.append(
                 CaseTolerance(
-                    question.function, case.name, rule.atol, rule.rtol, float(allowed.min()), worst, ratio, sources
-                )
+                    question.function,
+                    case.name,
+                    rule.atol,
+                    rule.rtol,
+                    float(allowed.min()),
+                    worst,
+                    ratio,
+                    sources,
+                    torch.finfo(cp.expected.dtype).eps * float(cp.expected.double().abs().nan_to_num(0, 0, 0).max()),
+                )  # fmt: skip
             )
     return rows
 
@@ -82,7 +92,9 @@ def too_loose(row: CaseTolerance, analysis) -> float | None:
         for o in analysis.outcomes
         if o.status == "killed" and o.mutant.function == row.function
         for size in [o.effects.get(row.case)]
-        if size is not None and size > REAL_EFFECT * row.noise and f"{row.function}: {row.case}" not in o.killed_by
+        if size is not None
+        and size > REAL_EFFECT * max(row.noise, row.ulp)
+        and f"{row.function}: {row.case}" not in o.killed_by
     ]  # the case passed this mutant although its value moved far beyond the noise
     return min(passed) if passed else None
 

@@ -55,7 +55,9 @@ def test_axis_flags_and_calls():
 def test_arguments_boolean_and_dropped_statements():
     found = mutated("    x = x.transpose(-2, -1)\n    if not k and p:\n        x = -x\n    return x")
     lines = {(op, line) for op, _, line in found}
-    assert ("arguments", "x = x.transpose(-1, -2)\nif not k and p:\n    x = -x\nreturn x") in lines
+    assert not any(op == "arguments" for op, _ in lines)  # transpose(-1, -2) is the same call
+    swapped = {(op, line) for op, _, line in mutated("    return torch.cat(x, k)")}
+    assert ("arguments", "return torch.cat(k, x)") in swapped
     assert ("boolean", "x = x.transpose(-2, -1)\nif not k or p:\n    x = -x\nreturn x") in lines
     assert ("boolean", "x = x.transpose(-2, -1)\nif (k) and p:\n    x = -x\nreturn x") in lines
     assert ("statement", "x = x.transpose(-2, -1)\nif not k and p:\n    pass\nreturn x") in lines
