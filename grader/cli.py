@@ -318,9 +318,13 @@ def validate(
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="Use a plain local kernel."),
     no_fast_start: bool = NO_FAST_START,
     jobs: int = typer.Option(0, "--jobs", "-j", help="Notebooks graded at once (default: number of cores)."),
+    mutants: bool = typer.Option(
+        False, "--mutants", help="Also grade mutants of the solution: are the tests good enough?"
+    ),
 ):
     """Check an assignment before release: deterministic ground truth, solution full marks, template zero,
-    no solution shipped, nothing leaked, examples earn their expected points. Exit 1 if any check fails."""
+    no solution shipped, nothing leaked, examples earn their expected points; the tolerance of each close case
+    against its numerical noise. Exit 1 if any check fails (or, with --mutants, if a mutant survives)."""
     from grader.assignment.assets import asset_paths
     from grader.assignment.spec import load_assignment
     from grader.authoring.validate import validate as run_checks
@@ -329,17 +333,33 @@ def validate(
         spec = load_assignment(assignment)
         launcher, notice = _start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)()
         console.print(notice)
-        findings = run_checks(spec, launcher, jobs or None).findings
+        checked = run_checks(spec, launcher, jobs or None)
+        analysis = _mutation_analysis(spec, launcher, jobs) if mutants else None
     except GraderError as exc:
         _fail(exc)
+    findings = checked.findings
     table = Table(title=f"validate {spec.spec.id}")
     for column in ("check", "result", "details"):
         table.add_column(column, overflow="fold")
     for f in findings:
-        table.add_row(f.check, "[green]ok[/green]" if f.passed else "[red]FAILED[/red]", f.detail[:2000])
+        table.add_row(f.check, "[green]ok[/green]" if f.passed else "[red]FAILED[/red]", untrusted(f.detail[:2000]))
     console.print(table)
-    if not all(f.passed for f in findings):
+    from grader.authoring.tolerance_report import tolerance_table
+
+    console.print(tolerance_table(checked.tolerances, analysis))
+    if analysis is not None:
+        from grader.authoring.mutation_report import print_report
+
+        print_report(console, analysis)
+    if not all(f.passed for f in findings) or (analysis is not None and analysis.counts()[1]):
         raise typer.Exit(1)
+
+
+def _mutation_analysis(spec, launcher, jobs: int):
+    from grader.authoring.mutation import analyse
+
+    console.print("mutation analysis: grading every mutant of the solution (this takes a while)")
+    return analyse(spec, launcher, jobs or None)
 
 
 @app.command()

@@ -33,6 +33,7 @@ from grader.assignment.release import BEGIN, END, release
 from grader.assignment.spec import Assignment
 from grader.authoring.examples import TEMPLATE, example_notebooks, example_problems, expected_points
 from grader.authoring.publish import shipped_solutions
+from grader.authoring.tolerance import CaseTolerance, tolerances
 from grader.grading.grade import grade_submission
 from grader.grading.results import SubmissionResult
 from grader.sandbox.launcher import Launcher
@@ -57,6 +58,7 @@ class Validation:
 
     findings: list[Finding]
     results: dict[str, SubmissionResult] = field(default_factory=dict)
+    tolerances: list[CaseTolerance] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -99,7 +101,7 @@ def validate(assignment: Assignment, launcher: Launcher, jobs: int | None = None
     if expected_points(assignment) is None:
         detail = "none: add example submissions and their points in examples/expected.toml to test the tests"
     findings.append(Finding("examples earn their points of examples/expected.toml", not problems, detail))
-    return Validation(findings, results)
+    return Validation(findings, results, tolerances(assignment, plan))
 
 
 async def grade_notebooks(
