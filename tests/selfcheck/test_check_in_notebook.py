@@ -43,7 +43,7 @@ def test_check_in_a_notebook_shows_public_results_and_the_hidden_count(release_d
     output = _run(release_dir, [*cells, 'from grader import check\ncheck("top_k_filter")'])
     assert "public tests: 2 / 2 points" in output
     assert "top_k_filter: ties with the k-th value are kept" in output and "FAIL" not in output
-    assert "public tests only: 3 hidden test(s) run at grading; this is not your grade" in output
+    assert "public tests only: 4 hidden test(s) run at grading; this is not your grade" in output
     assert "QuestionResult" not in output  # check() as the cell's last line echoes nothing long
 
 
