@@ -13,9 +13,6 @@ only differs on batched inputs is not equivalent).
 from __future__ import annotations
 
 import ast
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -23,14 +20,11 @@ import torch
 
 from grader.assignment.references import resolve_handle
 from grader.boundary.wire import Handle
+from grader.common.timelimit import OutOfTime, time_limit
 
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
 CALL_SECONDS = 5.0
 RANDOM_VARIANTS = 4
-
-
-class _Timeout(Exception):
-    pass
 
 
 def definitions(notebook: Path, replaced: dict[int, str] | None = None) -> dict:
@@ -72,9 +66,9 @@ def outcomes(namespace: dict, function: str, inputs: list[dict], assets: dict[st
             results.append(("missing", function) if target is None else ("timeout", ""))
             continue
         try:
-            with _alarm(CALL_SECONDS), torch.no_grad():
+            with time_limit(CALL_SECONDS), torch.no_grad():
                 results.append(("value", _detach(target(**{k: _fresh(v, assets) for k, v in args.items()}))))
-        except _Timeout:
+        except OutOfTime:
             results.append(("timeout", ""))
         except Exception as exc:  # noqa: BLE001 - a mutant may raise anything; its type is its behaviour
             results.append(("raised", type(exc).__name__))
@@ -114,20 +108,6 @@ def effect(value, expected) -> float | None:
     if not bool((torch.isfinite(value) == torch.isfinite(expected)).all()):
         return float("inf")
     return float(diff[finite].max()) if bool(finite.any()) else 0.0
-
-
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def stop(signum, frame):
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _fresh(value, assets: dict[str, Path]):

@@ -10,18 +10,16 @@ A Ctrl-C of the student ends the check with one line, never a traceback through 
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 from grader.assignment import bundle
 from grader.assignment.plan import GradingPlan, load_bundle
 from grader.boundary import harness, wire
+from grader.common.timelimit import OutOfTime, time_limit
 from grader.compat.ipykernel import name_cells
 from grader.errors import GraderError
 from grader.grading.calls import NOT_RUN, Call, TimeoutRule
@@ -29,45 +27,6 @@ from grader.grading.grade import grade_questions
 from grader.grading.guidance import guidance
 from grader.grading.notebook import graded_calls
 from grader.selfcheck.table import PUBLIC_ONLY
-
-
-class _OutOfTime(KeyboardInterrupt):
-    """A call's time limit ran out (raised by the timer; the student's own Ctrl-C is a plain KeyboardInterrupt).
-    A KeyboardInterrupt, so that the harness records the call as interrupted, as the watchdog's interrupt."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise :class:`_OutOfTime` in the code run inside, after ``seconds``."""
-    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
-
-        def expire(signum, frame):
-            raise _OutOfTime()
-
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-        return
-    fired = threading.Event()  # Windows: no SIGALRM; interrupt the main thread instead
-
-    def expire_main():
-        fired.set()
-        _thread.interrupt_main()
-
-    timer = threading.Timer(seconds, expire_main)
-    timer.start()
-    try:
-        yield
-    except KeyboardInterrupt:
-        if fired.is_set():
-            raise _OutOfTime() from None
-        raise
-    finally:
-        timer.cancel()
 
 
 class _InProcessCaller:
@@ -92,7 +51,7 @@ class _InProcessCaller:
         try:
             with time_limit(self.limit):
                 self.harness.call(call.function, str(folder), call.repeat)
-        except _OutOfTime:
+        except OutOfTime:
             self.rule.timed_out(call.function)
             return harness.CallOutcome("timeout", message=f"did not finish within {self.limit:g} s")
         return harness.read_outcome(folder, self.max_bytes, call.repeat)

@@ -154,6 +154,25 @@ def own_rss_mb() -> int:
     return rss_kb(os.getpid(), "VmRSS:") >> 10
 
 
+def peak_growth_mb(action) -> tuple[object, int]:
+    """Run ``action``; return its value and the grader's peak memory growth meanwhile, in MB."""
+    base, peak, stop = own_rss_mb(), [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], own_rss_mb())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        value = action()
+    finally:
+        stop.set()
+        watcher.join()
+    return value, peak[0] - base
+
+
 LOOT = """
 import glob, os, time
 loot = []

@@ -4,14 +4,11 @@ it. Floods of widget (comm) messages, huge error messages and output cost the ho
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from grader.grading.execute import HOST_MESSAGE_BYTES
 from tests.helpers import GREEDY, SOFTMAX
-from tests.sandbox.attacks.helpers import FULL, grade, own_rss_mb, scores
+from tests.sandbox.attacks.helpers import FULL, grade, peak_growth_mb, scores
 
 pytestmark = pytest.mark.slow  # real kernels in real sandboxes
 
@@ -38,25 +35,6 @@ send([blob] * 300, 0)  # one message of 570 MB: libzmq would hold it whole, the 
 """
 ERROR_FLOOD = "raise ValueError('e' * (50 << 20))"
 OUTPUT_FLOOD = "import sys\nfor _ in range(40):\n    sys.stdout.write('o' * (4 << 20)); sys.stdout.flush()"
-
-
-def peak_growth_mb(action) -> tuple[object, int]:
-    """Run ``action``; return its value and the grader's peak memory growth meanwhile, in MB."""
-    base, peak, stop = own_rss_mb(), [0], threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], own_rss_mb())
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        value = action()
-    finally:
-        stop.set()
-        watcher.join()
-    return value, peak[0] - base
 
 
 def test_floods_of_comm_error_and_output_messages_cost_the_host_a_bounded_amount(plan, sandbox, tmp_path):

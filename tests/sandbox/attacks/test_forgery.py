@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import resource
-import threading
-import time
 
 import pytest
 
@@ -19,7 +17,7 @@ from tests.sandbox.attacks.helpers import (
     ONLY_SOFTMAX,
     grade,
     kinds,
-    own_rss_mb,
+    peak_growth_mb,
     scores,
 )
 
@@ -139,23 +137,10 @@ def test_an_oversized_result_file_written_past_the_harness_is_not_read(plan, san
 
 def test_a_single_huge_output_message_costs_the_host_little(plan, sandbox, tmp_path):
     flood = "import sys\nsys.stdout.write('x' * (150 << 20)); sys.stdout.flush()"
-    base, peak, stop = own_rss_mb(), [0], threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], own_rss_mb())
-            time.sleep(0.01)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        graded = grade(plan, sandbox, tmp_path, GREEDY, flood, SOFTMAX)
-    finally:
-        stop.set()
-        watcher.join()
+    graded, growth = peak_growth_mb(lambda: grade(plan, sandbox, tmp_path, GREEDY, flood, SOFTMAX))
     assert scores(graded.result) == FULL
-    print("host memory growth while grading:", peak[0] - base, "MB")
-    assert peak[0] - base < 100
+    print("host memory growth while grading:", growth, "MB")
+    assert growth < 100
 
 
 # ------------------------------------------------------------------------------------------ lying values
