@@ -165,6 +165,7 @@ def grade(
 
     from grader.assignment.gtkey import groundtruth_key
     from grader.assignment.gtsources import cache_folder
+    from grader.assignment.manual import manual_questions
     from grader.assignment.spec import load_assignment
     from grader.batch.intake import load_submissions
     from grader.batch.run import BatchSettings, open_batch, spec_info
@@ -176,7 +177,7 @@ def grade(
         if not intake.submissions:
             raise GraderError(f"{submissions}: no submissions found")
         groundtruth = partial(groundtruth_key, spec, cache_folder(out))  # remembered in OUT/.groundtruth
-        batch = open_batch(spec_info(spec), groundtruth, intake, out, settings)
+        batch = open_batch(spec_info(spec), groundtruth, intake, out, settings, manual_questions(spec))
     except GraderError as exc:
         _fail(exc)
     console.print(f"{len(intake.submissions)} submission(s) found ({intake.layout} layout)")

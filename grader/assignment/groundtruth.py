@@ -14,6 +14,7 @@ from grader.assignment.assets import asset_paths
 from grader.assignment.casekey import combined_key
 from grader.assignment.gtcache import GroundTruthCache
 from grader.assignment.inputs import materialize
+from grader.assignment.manual import manual_questions
 from grader.assignment.plan import CasePlan, GradingPlan, GroundTruthCounts, QuestionPlan
 from grader.assignment.references import run_reference
 from grader.assignment.spec import Assignment, Case, Question
@@ -68,6 +69,7 @@ def build_plan(assignment: Assignment, cache_dir: Path | None = None) -> Grading
         ref_device.provenance(),
         counts,
         combined_key(keys),
+        manual_questions(assignment),
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from grader.assignment.bundle import BUNDLE_JSON, BUNDLE_TENSORS
+from grader.assignment.manual import ManualQuestion
 from grader.assignment.spec import Compare, Limits
 from grader.boundary import wire
 from grader.errors import ReleaseError
@@ -68,10 +69,16 @@ class GradingPlan:
     provenance: dict = field(default_factory=dict)
     groundtruth: GroundTruthCounts = field(default_factory=GroundTruthCounts)
     groundtruth_key: str = ""  # the content hash of every case's ground truth (empty for a self-check bundle)
+    manual: list[ManualQuestion] = field(default_factory=list)  # what TAs grade by hand (not in a bundle)
 
     @property
     def max_score(self) -> float:
+        """The automatic points (a TA's manual points come on top: :attr:`manual_points`)."""
         return sum(q.points for q in self.questions)
+
+    @property
+    def manual_points(self) -> float:
+        return sum(m.points for m in self.manual)
 
     def public(self) -> GradingPlan:
         """The same plan without hidden cases (their number is kept per question)."""

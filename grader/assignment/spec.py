@@ -70,6 +70,55 @@ class Case(_Strict):
     weight: float = Field(1.0, gt=0, description="Share of the question's points, relative to its other cases.")
 
 
+class RubricItem(_Strict):
+    """One line of a rubric: points given (or, negative, taken) when a TA ticks it, and what the student reads."""
+
+    id: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$", description="Stable name; default: its position, from 1.")
+    points: float
+    text: str = Field(min_length=1, description="Shown to the TA and, when given, to the student in feedback.")
+
+
+def _number_items(rubric: list[RubricItem]) -> list[RubricItem]:
+    items = [item if item.id else item.model_copy(update={"id": str(n)}) for n, item in enumerate(rubric, 1)]
+    ids = [item.id for item in items]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"rubric item ids must be unique; repeated: {repeated}")
+    return items
+
+
+class ManualPart(_Strict):
+    """Points a TA gives by hand on a code question, e.g. "explains the choice of k"; the TA sees its code."""
+
+    points: float = Field(gt=0)
+    prompt: str = Field(min_length=1, description="What the TA grades, shown on the review page.")
+    rubric: list[RubricItem] = Field(default_factory=list)
+
+    @field_validator("rubric")
+    @classmethod
+    def _item_ids(cls, rubric: list[RubricItem]) -> list[RubricItem]:
+        return _number_items(rubric)
+
+
+class WrittenQuestion(_Strict):
+    """An answer a TA grades with a rubric: a Markdown explanation, or a code cell (its outputs, e.g. a plot).
+
+    The answer cell is the one tagged ``answer:<id>``, or whose nbgrader ``grade_id`` is ``<id>``, or whose first
+    line is ``<!-- answer: <id> -->`` (Markdown) or ``# answer: <id>`` (code); see
+    :mod:`grader.assignment.answer_cells`. Release replaces its text with ``YOUR ANSWER HERE``."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", description="Names the answer cell and the question.")
+    points: float = Field(gt=0)
+    prompt: str = Field("", description="The question, shown on the review page (default: the id).")
+    cell: Literal["markdown", "code"] = Field("markdown", description="The kind of answer cell.")
+    rubric: list[RubricItem] = Field(default_factory=list)
+
+    @field_validator("rubric")
+    @classmethod
+    def _item_ids(cls, rubric: list[RubricItem]) -> list[RubricItem]:
+        return _number_items(rubric)
+
+
 class Question(_Strict):
     """A function the students write, its points and its cases."""
 
@@ -79,6 +128,7 @@ class Question(_Strict):
     description: str = ""
     compare: Compare | None = Field(None, description="Default comparison of this question's cases.")
     cases: list[Case] = Field(min_length=1)
+    manual: ManualPart | None = Field(None, description="Points a TA gives on top of the tests, with a rubric.")
 
     @model_validator(mode="after")
     def _unique_case_names(self) -> Question:
@@ -102,14 +152,28 @@ class AssignmentSpec(_Strict):
     version: str = "1"
     notebook: str = Field(description="The instructor notebook, relative to the assignment folder.")
     reference: str = Field(
+        "",
         description="Default module of reference callables: a file of the assignment folder ('reference.py') "
-        "or an importable module ('reference.sampling')."
+        "or an importable module ('reference.sampling').",
     )
     compare: Compare | None = Field(None, description="Default comparison of every case (a question's wins).")
     inputs: dict[str, Any] = Field(default_factory=dict, description="Named inputs: { input = 'name' } in args.")
     limits: Limits = Field(default_factory=Limits)
     assets: dict[str, Asset] = Field(default_factory=dict)
-    questions: list[Question] = Field(min_length=1)
+    questions: list[Question] = Field(default_factory=list)
+    written: list[WrittenQuestion] = Field(default_factory=list, description="Answers TAs grade with a rubric.")
+
+    @model_validator(mode="after")
+    def _something_to_grade(self) -> AssignmentSpec:
+        if not self.questions and not self.written:
+            raise ValueError("an assignment needs at least one [[questions]] or [[written]] entry")
+        if self.questions and not self.reference:
+            raise ValueError("field 'reference' is required when there are [[questions]]")
+        names = [q.function for q in self.questions] + [w.id for w in self.written]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"each function and written question needs its own name; repeated: {repeated}")
+        return self
 
     @field_validator("questions")
     @classmethod
@@ -122,7 +186,12 @@ class AssignmentSpec(_Strict):
 
     @property
     def max_score(self) -> float:
-        return sum(q.points for q in self.questions)
+        """Automatic and manual points together."""
+        return sum(q.points for q in self.questions) + self.manual_points
+
+    @property
+    def manual_points(self) -> float:
+        return sum(w.points for w in self.written) + sum(q.manual.points for q in self.questions if q.manual)
 
     def reference_for(self, question: Question, case: Case) -> str:
         """The 'module:function' that computes the expected value of ``case``."""

@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.batch import reviews
+from grader.batch.db import Transaction, connect
 from grader.batch.gradebook_views import STUDENT_ORDER, ClassViews
 from grader.errors import GraderError
 from grader.grading.results import SubmissionResult
@@ -135,11 +137,8 @@ class Gradebook(ClassViews):
         except BlockingIOError:
             lock.close()
             raise GraderError(f"{folder}: another grader is working in this folder") from None
-        db = sqlite3.connect(path, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
+        db = connect(path)
+        db.executescript(SCHEMA + reviews.SCHEMA)
         _migrate(db)
         return cls(db, lock, folder)
 
@@ -154,7 +153,7 @@ class Gradebook(ClassViews):
         self.close()
 
     def _tx(self):
-        return _Transaction(self.db)
+        return Transaction(self.db)
 
     # ------------------------------------------------------------------ the assignment
 
@@ -276,9 +275,10 @@ class Gradebook(ClassViews):
 
     # ------------------------------------------------------------------ results
 
-    def record(self, run_id: int, result: SubmissionResult, fingerprint: str) -> int:
-        """Write one completed attempt and its tests, atomically; return the attempt's id. The attempt counts as
-        graded against the ground truth the gradebook is bound to (:meth:`bind`)."""
+    def record(self, run_id: int, result: SubmissionResult, fingerprint: str, answers=()) -> int:
+        """Write one completed attempt, its tests and its ``answers`` to the manual questions
+        (:func:`grader.grading.answers.collect_answers`), atomically; return the attempt's id. The attempt counts
+        as graded against the ground truth the gradebook is bound to (:meth:`bind`)."""
         with self._tx():
             cur = self.db.execute(
                 "INSERT INTO attempts (student_id, run_id, fingerprint, status, score, max_score, message, "
@@ -306,8 +306,14 @@ class Gradebook(ClassViews):
                     for t in result.tests
                 ],
             )
+            reviews.store_answers(self.db, attempt, result.student_id, answers)
             self.db.execute("UPDATE runs SET graded = graded + 1 WHERE id = ?", (run_id,))
         return attempt
+
+    def sync_manual(self, questions) -> None:
+        """Record the spec's manual questions and rubrics (:func:`grader.batch.reviews.sync_questions`)."""
+        with self._tx():
+            reviews.sync_questions(self.db, questions)
 
     def rows(self) -> Iterator[GradeRow]:
         """The current attempt of every student, in student order, streamed one at a time."""
@@ -368,16 +374,3 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {r[1] for r in db.execute("PRAGMA table_info(attempts)")}
     if "groundtruth" not in columns:  # before grades recorded their ground truth: NULL, unknown
         db.execute("ALTER TABLE attempts ADD COLUMN groundtruth TEXT")
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *_):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 
 from grader.assignment.gtkey import forget
 from grader.assignment.gtsources import cache_folder
+from grader.assignment.manual import ManualQuestion, manual_name
 from grader.assignment.spec import Assignment
 from grader.batch.exports import Exported, ExportSettings
 from grader.batch.gradebook import AssignmentInfo, Gradebook, StudentRow, fingerprint
@@ -116,6 +117,7 @@ class ClassBatch:
     async def grade(self, plan: GradingPlan, launcher: Launcher, observer: Observer | None = None) -> BatchSummary:
         """Grade the tasks with ``plan``, committing each result at once; then write the class files."""
         from grader.batch.pool import run_pool  # imports torch (the judges): only when there is work
+        from grader.grading.answers import collect_answers
 
         bound = self.gb.assignment()
         if bound and plan.groundtruth_key != bound.groundtruth:
@@ -129,7 +131,8 @@ class ClassBatch:
         counts: dict[str, int] = {}
 
         def commit(task: Task, result: SubmissionResult) -> None:
-            self.gb.record(self.run_id, result, task.fingerprint)
+            answers = collect_answers(task.sub.notebook, plan.manual) if plan.manual else []
+            self.gb.record(self.run_id, result, task.fingerprint, answers)
             write_outputs(result, self.out)
             counts[result.status] = counts.get(result.status, 0) + 1
             if observer:
@@ -154,14 +157,21 @@ class ClassBatch:
 
 
 def open_batch(
-    info: AssignmentInfo, groundtruth: Callable[[], str], intake: Intake, out: Path, settings: BatchSettings
+    info: AssignmentInfo,
+    groundtruth: Callable[[], str],
+    intake: Intake,
+    out: Path,
+    settings: BatchSettings,
+    manual: Sequence[ManualQuestion] = (),
 ) -> ClassBatch:
     """Lock ``out``'s gradebook, refuse what must be (another assignment, a changed spec, then a ground truth other
-    than ``groundtruth()``, unless ``regrade``), record the run and the intake, and list what is left to grade."""
+    than ``groundtruth()``, unless ``regrade``), record the run, the intake and the ``manual`` questions (and their
+    rubrics), and list what is left to grade."""
     gb = Gradebook.open(out)
     try:
         gb.check(info, regrade=settings.regrade)  # from the spec alone: before the ground truth is hashed
         gb.bind(dataclasses.replace(info, groundtruth=groundtruth()), regrade=settings.regrade)
+        gb.sync_manual(manual)
         render_missing(gb, out)
         run_id = gb.start_run(
             jobs=kernels(settings), isolation=None, source=str(intake.root), layout=intake.layout, issues=intake.issues
@@ -188,7 +198,8 @@ async def grade_batch(
 ) -> BatchSummary:
     """Grade what is left of ``intake`` into ``out``; write the gradebook, reports, summary and exports."""
     settings = settings or BatchSettings()
-    with open_batch(assignment_info(plan), lambda: plan.groundtruth_key, intake, out, settings) as batch:
+    info = assignment_info(plan)
+    with open_batch(info, lambda: plan.groundtruth_key, intake, out, settings, plan.manual) as batch:
         return await batch.grade(plan, launcher, observer)
 
 
@@ -217,20 +228,26 @@ def plan_tasks(gb: Gradebook, intake: Intake, settings: BatchSettings, run_id: i
 
 def assignment_info(plan: GradingPlan) -> AssignmentInfo:
     """What the gradebook stores of a plan's assignment, with its ground truth."""
-    questions = [(q.function, q.points) for q in plan.questions]
+    questions = [(q.function, q.points) for q in plan.questions] + [(m.name, m.points) for m in plan.manual]
     spec = spec_hash(plan.assignment, plan.version, plan.questions)
-    return AssignmentInfo(
-        plan.assignment, plan.title, plan.version, spec, plan.max_score, questions, plan.groundtruth_key
-    )
+    total = plan.max_score + plan.manual_points
+    return AssignmentInfo(plan.assignment, plan.title, plan.version, spec, total, questions, plan.groundtruth_key)
 
 
 def spec_info(assignment: Assignment) -> AssignmentInfo:
     """:func:`assignment_info` from the spec alone (no case computed; the ground truth left to :func:`open_batch`)."""
     spec = assignment.spec
-    questions = [(q.function, q.points) for q in spec.questions]
+    questions = [(q.function, q.points) for q in spec.questions] + manual_of(spec)
     return AssignmentInfo(
         spec.id, spec.title, spec.version, spec_hash(spec.id, spec.version, spec.questions), spec.max_score, questions
     )
+
+
+def manual_of(spec) -> list[tuple[str, float]]:
+    """(name, points) of the spec's manual questions, named as :mod:`grader.assignment.manual` names them."""
+    return [(w.id, w.points) for w in spec.written] + [
+        (manual_name(q.function), q.manual.points) for q in spec.questions if q.manual
+    ]
 
 
 def spec_hash(assignment: str, version: str, questions) -> str:

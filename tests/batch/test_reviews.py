@@ -1,0 +1,150 @@
+"""Manual grading in the gradebook: answers stored "to review", rubric scores, conflicts, groups, the audit trail."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from grader.assignment.manual import ManualQuestion
+from grader.assignment.spec import RubricItem
+from grader.batch.gradebook import Gradebook, StudentRow
+from grader.batch.reviews import Conflict, Reviews
+from grader.errors import GraderError
+from grader.grading.answers import collect_answers
+from tests.batch.helpers import fake_result
+
+WHY = ManualQuestion(
+    "why-scale",
+    "markdown",
+    2.0,
+    "Why divide by sqrt(d_k)?",
+    (RubricItem(id="1", points=2, text="Correct"), RubricItem(id="2", points=-1, text="No variance argument")),
+    cell_id="answer-cell",
+)
+
+
+def notebook(tmp_path, sid: str, answer: str | None, *, tagged: bool = True):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_markdown_cell(answer or "")
+    cell.id = "answer-cell"
+    if tagged:
+        cell.metadata["tags"] = ["answer:why-scale"]
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), *([cell] if answer is not None else [])]
+    path = tmp_path / f"{sid}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def book(tmp_path, mini_plan):
+    from grader.batch.run import assignment_info
+
+    out = tmp_path / "out"
+    answers = {
+        "s1": "Scaling keeps the softmax out of saturation.",
+        "s2": "scaling keeps the **softmax** out of saturation",  # identical once normalized
+        "s3": "Scaling keeps the softmax out of saturaton!",  # a typo: near-identical
+        "s4": "Because the variance of q.k grows with d_k.",
+        "s5": None,  # deleted the answer cell
+    }
+    gb = Gradebook.open(out)
+    gb.bind(assignment_info(mini_plan), regrade=False)
+    gb.sync_manual([WHY])
+    run = gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[])
+    gb.note_students(run, [StudentRow(sid, f"Name {sid}", "", "", "", "fp", None) for sid in answers])
+    for sid, text in answers.items():
+        found = collect_answers(notebook(tmp_path, sid, text), [WHY])
+        gb.record(run, fake_result(sid, {"greedy_next_token: random": True}), "fp", found)
+    gb.close()
+    with Reviews.open(out) as rv:
+        yield rv
+
+
+def test_answers_are_stored_to_review_with_a_status(book):
+    answers = {a.student_id: a for a in book.answers("why-scale")}
+    assert all(a.to_review for a in answers.values())
+    assert answers["s5"].status == "missing" and "deleted" in answers["s5"].note
+    assert answers["s1"].status == "ok" and answers["s1"].name == "Name s1"
+    assert book.progress() == {"why-scale": (0, 5)}
+
+
+def test_a_review_scores_from_the_current_rubric_and_an_edit_applies_to_every_answer(book):
+    book.save_review("why-scale", "s1", items=["1"], who="ta-anna", base_version=0, comment="Good.")
+    book.save_review("why-scale", "s4", items=["1", "2"], who="ta-ben", base_version=0)
+    assert [s.score for s in book.manual_scores("s1")] == [2.0]
+    assert [s.score for s in book.manual_scores("s4")] == [1.0]
+    item = book.question("why-scale").rubric[1]
+    book.edit_item("why-scale", "2", points=-0.5, text="No variance argument", who="ta-anna", base_version=item.version)
+    assert [s.score for s in book.manual_scores("s4")] == [1.5]
+    assert book.progress() == {"why-scale": (2, 5)}
+    actions = [(a["who"], a["action"]) for a in book.audit("why-scale")]
+    assert actions == [("ta-anna", "review"), ("ta-ben", "review"), ("ta-anna", "edit item")]
+
+
+def test_two_tas_saving_the_same_answer_lose_nothing(book):
+    first = book.save_review("why-scale", "s1", items=["1"], who="ta-anna", base_version=0)
+    with pytest.raises(Conflict) as conflict:  # ta-ben started from the unreviewed answer
+        book.save_review("why-scale", "s1", items=["2"], who="ta-ben", base_version=0)
+    assert conflict.value.current == first
+    assert book.answer("why-scale", "s1").review.items == ["1"]
+    again = book.save_review("why-scale", "s1", items=["1", "2"], who="ta-ben", base_version=first.version)
+    assert again.version == 2
+
+
+def test_scores_are_clamped_to_the_questions_points(book):
+    book.save_review("why-scale", "s1", items=["2"], who="ta", base_version=0)
+    book.save_review("why-scale", "s4", items=["1"], adjustment=5, who="ta", base_version=0)
+    assert [s.score for s in book.manual_scores("s1")] == [0.0]
+    assert [s.score for s in book.manual_scores("s4")] == [2.0]
+
+
+def test_identical_and_near_identical_answers_form_one_group_that_a_ta_can_split(book):
+    assert book.groups("why-scale")[0] == ["s1", "s2", "s3"]
+    versions = {a.student_id: 0 for a in book.answers("why-scale") if a.group == "s1"}
+    book.save_group("why-scale", versions, items=["1"], who="ta")
+    assert [book.manual_scores(s)[0].score for s in ("s1", "s2", "s3")] == [2.0, 2.0, 2.0]
+    book.split("why-scale", "s3", who="ta")
+    assert ["s3"] in book.groups("why-scale")
+
+
+def test_a_group_save_with_one_conflict_changes_nothing(book):
+    book.save_review("why-scale", "s2", items=["2"], who="ta-ben", base_version=0)
+    with pytest.raises(Conflict):
+        book.save_group("why-scale", {"s1": 0, "s2": 0, "s3": 0}, items=["1"], who="ta-anna")
+    assert book.answer("why-scale", "s1").review is None
+
+
+def test_bad_saves_are_refused_with_one_line(book):
+    with pytest.raises(GraderError, match="no rubric item"):
+        book.save_review("why-scale", "s1", items=["99"], who="ta", base_version=0)
+    with pytest.raises(GraderError, match="no answer of student"):
+        book.save_review("why-scale", "nobody", items=[], who="ta", base_version=0)
+    with pytest.raises(GraderError, match="reviewer name"):
+        book.save_review("why-scale", "s1", items=[], who=" ", base_version=0)
+
+
+def test_a_changed_resubmission_is_to_review_again(book, tmp_path):
+    book.save_review("why-scale", "s1", items=["1"], who="ta", base_version=0)
+    out = tmp_path / "out"
+    with Gradebook.open(out) as gb:
+        run = gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[])
+        found = collect_answers(notebook(tmp_path, "s1", "A new answer."), [WHY])
+        gb.record(run, fake_result("s1", {"greedy_next_token: random": True}), "fp2", found)
+    assert book.answer("why-scale", "s1").to_review
+    assert book.manual_scores("s1")[0].reviewed is False
+
+
+def test_answer_statuses(tmp_path):
+    untagged = collect_answers(notebook(tmp_path, "u", "An answer.", tagged=False), [WHY])[0]
+    assert (untagged.status, untagged.text) == ("unmarked", "An answer.")
+    blank = collect_answers(notebook(tmp_path, "b", "YOUR ANSWER HERE"), [WHY])[0]
+    assert blank.status == "blank"
+    huge = collect_answers(notebook(tmp_path, "h", "x" * 5_000_000), [WHY])[0]
+    assert huge.status == "too_large" and len(huge.text) == 100_000
+    nb = nbformat.read(notebook(tmp_path, "d", "First."), as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("Second.", metadata={"tags": ["answer:why-scale"]}))
+    nbformat.write(nb, tmp_path / "d.ipynb")
+    twice = collect_answers(tmp_path / "d.ipynb", [WHY])[0]
+    assert twice.status == "duplicated" and twice.text == "First.\n\nSecond."
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    assert collect_answers(tmp_path / "broken.ipynb", [WHY])[0].status == "missing"
