@@ -266,7 +266,7 @@ def export(
     from grader.batch.exports import export as do_export
     from grader.batch.exports.worksheet import WorksheetSettings
     from grader.batch.gradebook import Gradebook
-    from grader.batch.outfolder import REPORTS_DIR, export_into, render_missing
+    from grader.batch.outfolder import REPORTS_DIR, export_into, render_missing, render_totals, unreviewed_warning
     from grader.batch.summary import write_summary
 
     chosen = list(FORMATS) + ["summary"] if "all" in formats else formats
@@ -281,6 +281,7 @@ def export(
         settings = ExportSettings(worksheet=sheet, canvas_column=canvas_column)
         with Gradebook.open(out, create=False) as gb:
             render_missing(gb, out)
+            render_totals(gb, out)
             files = [f for f in chosen if f != "summary"]
             if to is None:  # into OUT: gradebook.csv, exports/ (rewritten by later grades with these options)
                 done = export_into(gb, out, files, settings)
@@ -288,10 +289,10 @@ def export(
                 done = do_export(gb, out / REPORTS_DIR, to, files, settings)
             if "summary" in chosen:
                 console.print(f"summary: {write_summary(gb, out)}")
-            warning = gb.mixed_groundtruths()
+            warnings = [w for w in (gb.mixed_groundtruths(), unreviewed_warning(gb, out)) if w]
     except GraderError as exc:
         _fail(exc)
-    if warning:
+    for warning in warnings:
         console.print(f"[red]warning:[/red] {untrusted(warning)}", soft_wrap=True)
     for exported in done:
         console.print(f"{exported.format}: {exported.path}")

@@ -39,6 +39,7 @@ from pathlib import Path
 from grader.batch import reviews
 from grader.batch.db import Transaction, connect
 from grader.batch.gradebook_views import STUDENT_ORDER, ClassViews
+from grader.batch.totals import with_manual
 from grader.errors import GraderError
 from grader.grading.results import SubmissionResult
 
@@ -316,21 +317,39 @@ class Gradebook(ClassViews):
             reviews.sync_questions(self.db, questions)
 
     def rows(self) -> Iterator[GradeRow]:
-        """The current attempt of every student, in student order, streamed one at a time."""
+        """The current attempt of every student, in student order, streamed one at a time; with manual
+        questions, score and result are the totals (:func:`grader.batch.totals.with_manual`)."""
+        manual = reviews.Reviews(self.db) if self.has_manual() else None
         for r in self.db.execute(f"SELECT * FROM current ORDER BY {STUDENT_ORDER}"):
+            result, score, max_score = json.loads(r["result"]), r["score"], r["max_score"]
+            if manual:
+                result = with_manual(result, manual.manual_scores(r["student_id"]))
+                score, max_score = result["score"], result["max_score"]
             yield GradeRow(
                 r["student_id"],
                 r["name"] or "",
                 r["status"],
-                r["score"],
-                r["max_score"],
+                score,
+                max_score,
                 r["message"],
                 r["problems"],
                 r["seconds"],
                 r["submitted"],
-                json.loads(r["result"]),
+                result,
                 r["groundtruth"],
             )
+
+    def has_manual(self) -> bool:
+        """Whether the assignment has questions a TA grades by hand."""
+        return self.db.execute("SELECT count(*) FROM manual_questions").fetchone()[0] > 0
+
+    def unreviewed(self) -> int:
+        """Answers to manual questions not reviewed yet (their points count 0 meanwhile)."""
+        return reviews.Reviews(self.db).unreviewed()
+
+    def revision(self) -> str:
+        """Changes when any grade changed: a new attempt, or a TA's review or rubric edit."""
+        return f"{self.last_attempt()}:{reviews.Reviews(self.db).revision()}"
 
     def last_attempt(self) -> int:
         """The id of the latest attempt (0 with none): what the class files were last written from."""

@@ -59,18 +59,40 @@ def render_missing(gb: Gradebook, out: Path) -> int:
     return len(missing)
 
 
+def render_totals(gb: Gradebook, out: Path) -> int:
+    """With manual questions: every student's reports again, with the TAs' points, rubric items and comments
+    (:mod:`grader.batch.totals`); return how many. ``results/<id>.json`` keeps the automatic attempt."""
+    if not gb.has_manual():
+        return 0
+    count = 0
+    for row in gb.rows():
+        render_reports(SubmissionResult.from_gradescope(row.result), out / REPORTS_DIR)
+        count += 1
+    return count
+
+
+def unreviewed_warning(gb: Gradebook, out: Path) -> str:
+    """A one-line warning while answers to manual questions are not reviewed ('' when all are)."""
+    left = gb.unreviewed() if gb.has_manual() else 0
+    if not left:
+        return ""
+    return f"{left} answer(s) to manual questions not reviewed yet (they count 0 points): grader review {out}"
+
+
 def class_files_stale(gb: Gradebook, out: Path) -> bool:
     """Whether a grade changed since the class files were last written (or they are missing)."""
-    return gb.get_meta(WRITTEN_FROM) != str(gb.last_attempt()) or not (out / GRADEBOOK).is_file()
+    return gb.get_meta(WRITTEN_FROM) != gb.revision() or not (out / GRADEBOOK).is_file()
 
 
 def write_class_files(gb: Gradebook, out: Path, also: Iterable[str], settings: ExportSettings) -> list[Exported]:
     """``gradebook.csv``, ``summary.html``, and every export in ``OUT/exports`` again, plus the formats ``also``
-    (the Moodle ones for a Moodle download) with ``settings`` where they were never exported before."""
+    (the Moodle ones for a Moodle download) with ``settings`` where they were never exported before; with manual
+    questions, the reports again first (the feedback zip holds them)."""
+    render_totals(gb, out)
     write_csv(gb, out / GRADEBOOK)
     write_summary(gb, out)
     done = refresh_exports(gb, out, also, settings)
-    gb.set_meta(WRITTEN_FROM, str(gb.last_attempt()))
+    gb.set_meta(WRITTEN_FROM, gb.revision())
     return done
 
 

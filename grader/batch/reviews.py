@@ -144,6 +144,17 @@ class Reviews:
             out[r[0]] = (int(r[2] or 0), r[1])
         return out
 
+    def item_counts(self) -> dict[tuple[str, str], int]:
+        """(question, rubric item) -> how many current reviews tick it."""
+        counts: dict[tuple[str, str], int] = {}
+        for r in self.db.execute(
+            "SELECT r.question, r.items FROM reviews r JOIN answers a USING (student_id, question) "
+            "WHERE r.digest = a.digest"
+        ):
+            for item in json.loads(r["items"]):
+                counts[(r["question"], item)] = counts.get((r["question"], item), 0) + 1
+        return counts
+
     def unreviewed(self) -> int:
         return sum(total - done for done, total in self.progress().values())
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.gradebook import Gradebook
+from grader.batch.reviews import Reviews
 from grader.common.files import write_text
 from grader.grading.report import environment
 from grader.grading.results import FAILURE_KINDS
@@ -62,12 +63,15 @@ class Summary:
     columns: list[dict] = field(default_factory=list)  # every test (question, name, hidden), in spec order
     roster: list[dict] = field(default_factory=list)  # per student, in student order: points, tests, report
     warning: str = ""  # the grades mix ground truths (Gradebook.mixed_groundtruths)
+    manual: list[dict] = field(default_factory=list)  # questions TAs grade: review progress, rubric items given
     generated: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M"))
 
 
 def build_summary(gb: Gradebook) -> Summary:
     info = gb.assignment()
     counts, scores, issues = gb.status_counts(), gb.graded_scores(), gb.latest_issues()
+    if gb.has_manual():  # the totals, automatic + manual
+        scores = sorted(r.score for r in gb.rows() if r.status == "graded")
     columns = gb.test_columns()
     return Summary(
         assignment=info.id if info else "",
@@ -87,7 +91,27 @@ def build_summary(gb: Gradebook) -> Summary:
         columns=columns,
         roster=roster(gb, columns),
         warning=gb.mixed_groundtruths(),
+        manual=_manual(gb),
     )
+
+
+def _manual(gb: Gradebook) -> list[dict]:
+    """Per manual question: its prompt and points, answers reviewed of all, and how often each rubric item was given."""
+    if not gb.has_manual():
+        return []
+    reviews = Reviews(gb.db)
+    progress, given = reviews.progress(), reviews.item_counts()
+    return [
+        {
+            "name": q.name,
+            "prompt": q.prompt,
+            "points": q.points,
+            "reviewed": progress.get(q.name, (0, 0))[0],
+            "total": progress.get(q.name, (0, 0))[1],
+            "items": [{"text": i.text, "points": i.points, "given": given.get((q.name, i.item), 0)} for i in q.rubric],
+        }
+        for q in reviews.questions()
+    ]
 
 
 def roster(gb: Gradebook, columns: list[dict]) -> list[dict]:
@@ -171,7 +195,10 @@ def _questions(gb: Gradebook) -> list[dict]:
     info = gb.assignment()
     totals = gb.question_totals()
     out = []
+    manual = {q.name for q in Reviews(gb.db).questions()}  # in their own section
     for name, pts in (dict(info.questions) if info else {}).items():
+        if name in manual:
+            continue
         r = totals.get(name)
         n = r["n"] if r else 0
         mean = r["score"] / n if n else 0.0

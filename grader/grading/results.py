@@ -76,11 +76,22 @@ class TestResult(BaseModel):
         }
 
 
+class ManualResult(BaseModel):
+    """A TA's grading of one manually graded question (see :mod:`grader.batch.reviews`)."""
+
+    prompt: str
+    reviewed: bool = Field(description="False: not reviewed yet (its points count as 0 meanwhile).")
+    given: list[tuple[str, float]] = Field(default_factory=list, description="(rubric text, points) ticked.")
+    comment: str = ""
+    adjustment: float = 0.0
+
+
 class QuestionResult(BaseModel):
     name: str
     score: float
     max_score: float
     tests: list[TestResult]
+    manual: ManualResult | None = Field(None, description="Set for a question a TA grades by hand.")
 
 
 class CellSummary(BaseModel):
@@ -122,16 +133,8 @@ class SubmissionResult(BaseModel):
             "score": round(self.score, 4),
             "max_score": self.max_score,
             "output": self.message,
-            "tests": [t.gradescope() for t in self.tests],
-            "questions": [
-                {
-                    "name": q.name,
-                    "score": round(q.score, 4),
-                    "max_score": q.max_score,
-                    "tests": [t.gradescope() for t in q.tests],
-                }
-                for q in self.questions
-            ],
+            "tests": [t.gradescope() for t in self.tests] + [_manual_test(q) for q in self.questions if q.manual],
+            "questions": [_question_json(q) for q in self.questions],
             "student_id": self.student_id,
             "assignment": self.assignment,
             "status": self.status,
@@ -164,6 +167,7 @@ class SubmissionResult(BaseModel):
                 score=q["score"],
                 max_score=q["max_score"],
                 tests=[_test_from_gradescope(t, q["name"]) for t in q["tests"]],
+                manual=ManualResult(**q["manual"]) if q.get("manual") else None,
             )
             for q in data["questions"]
         ]
@@ -184,6 +188,37 @@ class SubmissionResult(BaseModel):
             calls=execution.get("calls", {}),
             provenance=data.get("provenance", {}),
         )
+
+
+def _question_json(q: QuestionResult) -> dict:
+    out = {
+        "name": q.name,
+        "score": round(q.score, 4),
+        "max_score": q.max_score,
+        "tests": [t.gradescope() for t in q.tests],
+    }
+    if q.manual:
+        out["manual"] = q.manual.model_dump()
+    return out
+
+
+def _manual_test(q: QuestionResult) -> dict:
+    """A manually graded question as a Gradescope test: the ticked rubric items and the comment as its output."""
+    lines = [f"{points:+g}: {text}" for text, points in q.manual.given]
+    if q.manual.adjustment:
+        lines.append(f"{q.manual.adjustment:+g}: adjustment")
+    if q.manual.comment:
+        lines.append(q.manual.comment)
+    return {
+        "name": f"{q.name} (graded by hand)" + ("" if q.manual.reviewed else ": not reviewed yet"),
+        "score": round(q.score, 4),
+        "max_score": q.max_score,
+        "status": "passed" if q.manual.reviewed and q.score >= q.max_score else "failed",
+        "output": "\n".join(lines),
+        "visibility": "visible",
+        "kind": "manual",
+        "inputs": "",
+    }
 
 
 def _test_from_gradescope(t: dict, question: str) -> TestResult:

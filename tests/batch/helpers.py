@@ -3,11 +3,18 @@ synthetic results (no kernel), and the command line with or without the sandbox.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import zipfile
 from pathlib import Path
 
+import nbformat
+
+from grader.assignment.manual import ManualQuestion
+from grader.assignment.spec import RubricItem
+from grader.batch.gradebook import Gradebook, StudentRow
+from grader.grading.answers import collect_answers
 from grader.grading.results import QuestionResult, SubmissionResult, TestResult
 from grader.sandbox.isolation import sandbox_status
 from tests.helpers import GREEDY, SOFTMAX
@@ -128,3 +135,44 @@ def fake_result(sid: str, passed: dict[str, bool], status: str = "graded", secon
         seconds=seconds,
         isolation="local",
     )
+
+
+WHY = ManualQuestion(
+    "why-scale",
+    "markdown",
+    2.0,
+    "Why divide by sqrt(d_k)?",
+    (RubricItem(id="1", points=2, text="Correct"), RubricItem(id="2", points=-1, text="No variance argument")),
+    cell_id="answer-cell",
+)
+
+
+def notebook(folder: Path, sid: str, answer: str | None, *, tagged: bool = True) -> Path:
+    """A submission whose Markdown answer cell to WHY holds ``answer`` (None: the student deleted the cell)."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_markdown_cell(answer or "")
+    cell.id = "answer-cell"
+    if tagged:
+        cell.metadata["tags"] = ["answer:why-scale"]
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), *([cell] if answer is not None else [])]
+    path = folder / f"{sid}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def manual_gradebook(tmp_path: Path, plan, answers: dict[str, str | None]) -> Path:
+    """OUT with a gradebook of the mini assignment plus WHY: each student passes one test and answered WHY with
+    ``answers[sid]``, read from a real notebook (no kernel). Returns OUT."""
+    from grader.batch.run import assignment_info
+
+    out = tmp_path / "out"
+    plan = dataclasses.replace(plan, manual=[WHY])
+    with Gradebook.open(out) as gb:
+        gb.bind(assignment_info(plan), regrade=False)
+        gb.sync_manual(plan.manual)
+        run = gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[])
+        gb.note_students(run, [StudentRow(sid, f"Name {sid}", "", "", "", "fp", None) for sid in answers])
+        for sid, text in answers.items():
+            found = collect_answers(notebook(tmp_path, sid, text), plan.manual)
+            gb.record(run, fake_result(sid, {"greedy_next_token: random": True}), "fp", found)
+    return out

@@ -5,57 +5,24 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from grader.assignment.manual import ManualQuestion
-from grader.assignment.spec import RubricItem
-from grader.batch.gradebook import Gradebook, StudentRow
+from grader.batch.gradebook import Gradebook
 from grader.batch.reviews import Conflict, Reviews
 from grader.errors import GraderError
 from grader.grading.answers import collect_answers
-from tests.batch.helpers import fake_result
+from tests.batch.helpers import WHY, fake_result, manual_gradebook, notebook
 
-WHY = ManualQuestion(
-    "why-scale",
-    "markdown",
-    2.0,
-    "Why divide by sqrt(d_k)?",
-    (RubricItem(id="1", points=2, text="Correct"), RubricItem(id="2", points=-1, text="No variance argument")),
-    cell_id="answer-cell",
-)
-
-
-def notebook(tmp_path, sid: str, answer: str | None, *, tagged: bool = True):
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_markdown_cell(answer or "")
-    cell.id = "answer-cell"
-    if tagged:
-        cell.metadata["tags"] = ["answer:why-scale"]
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"), *([cell] if answer is not None else [])]
-    path = tmp_path / f"{sid}.ipynb"
-    nbformat.write(nb, path)
-    return path
+ANSWERS = {
+    "s1": "Scaling keeps the softmax out of saturation.",
+    "s2": "scaling keeps the **softmax** out of saturation",  # identical once normalized
+    "s3": "Scaling keeps the softmax out of saturaton!",  # a typo: near-identical
+    "s4": "Because the variance of q.k grows with d_k.",
+    "s5": None,  # deleted the answer cell
+}
 
 
 @pytest.fixture
 def book(tmp_path, mini_plan):
-    from grader.batch.run import assignment_info
-
-    out = tmp_path / "out"
-    answers = {
-        "s1": "Scaling keeps the softmax out of saturation.",
-        "s2": "scaling keeps the **softmax** out of saturation",  # identical once normalized
-        "s3": "Scaling keeps the softmax out of saturaton!",  # a typo: near-identical
-        "s4": "Because the variance of q.k grows with d_k.",
-        "s5": None,  # deleted the answer cell
-    }
-    gb = Gradebook.open(out)
-    gb.bind(assignment_info(mini_plan), regrade=False)
-    gb.sync_manual([WHY])
-    run = gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[])
-    gb.note_students(run, [StudentRow(sid, f"Name {sid}", "", "", "", "fp", None) for sid in answers])
-    for sid, text in answers.items():
-        found = collect_answers(notebook(tmp_path, sid, text), [WHY])
-        gb.record(run, fake_result(sid, {"greedy_next_token: random": True}), "fp", found)
-    gb.close()
+    out = manual_gradebook(tmp_path, mini_plan, ANSWERS)
     with Reviews.open(out) as rv:
         yield rv
 
