@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from grader.assignment.answer_cells import answer_cells, cells_by_id
+from grader.assignment.answer_cells import answer_cells, cells_by_id, marker_id
 from grader.assignment.manual import ManualQuestion
 from grader.grading.notebook import NotebookUnreadable, read_notebook
 
@@ -79,10 +79,19 @@ def _answer(nb, question: ManualQuestion, indices: list[int], by_id: dict[str, i
         status, note = "duplicated", f"{len(indices)} cells are marked as this answer: all are shown, in order"
     cells = [nb.cells[i] for i in indices]
     answer = Answer(question.name, question.kind, status=status, note=note)
-    answer.text = "\n\n".join(c.get("source", "") for c in cells)
+    answer.text = "\n\n".join(_without_marker(c.get("source", "")) for c in cells)
     for cell in cells:
         _add_outputs(answer, cell.get("outputs") if cell.get("cell_type") == "code" else None)
     return _bounded(answer)
+
+
+def _without_marker(source: str) -> str:
+    """The cell's text without its ``answer:`` marker line (the TA reads the answer, not the mark)."""
+    lines = source.splitlines()
+    first = next((n for n, line in enumerate(lines) if line.strip()), None)
+    if first is not None and marker_id(lines[first]):
+        del lines[first]
+    return "\n".join(lines).strip("\n")
 
 
 def _function_answer(nb, question: ManualQuestion) -> Answer:
@@ -134,6 +143,5 @@ def _bounded(answer: Answer) -> Answer:
 
 
 def _is_template(text: str) -> bool:
-    lines = [line for line in text.strip().splitlines() if not line.lstrip().startswith(("<!-- answer:", "# answer:"))]
-    body = "\n".join(lines).strip()
+    body = text.strip()
     return not body or body in TEMPLATE_TEXTS
