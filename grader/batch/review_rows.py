@@ -54,6 +54,7 @@ class AnswerRow:
     digest: str
     review: ReviewRow | None
     group: str = ""
+    suggested: list[str] | None = None  # rubric items a model suggested for this answer (not a grade)
 
     @property
     def to_review(self) -> bool:

@@ -8,6 +8,7 @@ Tables (in ``OUT/gradebook.sqlite``, next to :mod:`grader.batch.gradebook`'s):
     reviews           a TA's grading of one answer: the rubric items ticked, an adjustment, a comment
     audit             every change, with who and when: reviews, rubric edits, group splits
     answer_splits     answers a TA took out of their automatic group
+    suggestions       rubric items a model suggested, until a TA confirms them (:mod:`grader.batch.suggestions`)
 
 A score is computed when it is read, from the ticked items' *current* points: editing a rubric item applies at
 once to every answer graded with it. A review counts for the answer it was made for (its digest): a changed
@@ -26,6 +27,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from grader.batch import suggestions
 from grader.batch.answer_groups import group_answers
 from grader.batch.db import Transaction, connect
 from grader.batch.review_rows import (
@@ -41,7 +43,8 @@ from grader.batch.review_rows import (
 )
 from grader.errors import GraderError
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS manual_questions (
     name TEXT PRIMARY KEY, kind TEXT NOT NULL, points REAL NOT NULL, prompt TEXT NOT NULL, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rubric_items (
@@ -61,6 +64,8 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS answer_splits (question TEXT NOT NULL, student_id TEXT NOT NULL,
     PRIMARY KEY (question, student_id));
 """
+    + suggestions.SCHEMA
+)
 REVISION_KEY = "reviews_revision"  # meta key: bumped by every change that can change a grade
 
 
@@ -115,7 +120,11 @@ class Reviews:
             (question,),
         ).fetchall()
         reviews = {r.student_id: r for r in self._reviews(question)}
+        suggested = suggestions.for_question(self.db, question)
         out = [answer_row(r, reviews.get(r["student_id"])) for r in rows]
+        for a in out:
+            digest, items, _ = suggested.get(a.student_id, ("", None, ""))
+            a.suggested = items if digest == a.digest else None
         groups = group_answers([(a.student_id, a.text) for a in out], self._splits(question))
         for a in out:
             a.group = groups[a.student_id]
@@ -283,7 +292,7 @@ class Reviews:
             raise Conflict(f"the review of {student_id} on {question!r} was changed by someone else", current)
         after = ReviewRow(
             student_id, question, answer["digest"], list(dict.fromkeys(items)), float(adjustment), comment, who,
-            time.time(), base_version + 1, current.suggested if current else None,
+            time.time(), base_version + 1, suggestions.current(self.db, question, student_id, answer["digest"]),
         )  # fmt: skip
         self.db.execute(
             "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

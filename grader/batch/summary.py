@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.batch import suggestions
 from grader.batch.gradebook import Gradebook
 from grader.batch.reviews import Reviews
 from grader.common.files import write_text
@@ -64,6 +65,7 @@ class Summary:
     roster: list[dict] = field(default_factory=list)  # per student, in student order: points, tests, report
     warning: str = ""  # the grades mix ground truths (Gradebook.mixed_groundtruths)
     manual: list[dict] = field(default_factory=list)  # questions TAs grade: review progress, rubric items given
+    suggestions_kept: tuple[int, int] = (0, 0)  # reviews that kept a model's suggestion as it was, of those with one
     generated: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M"))
 
 
@@ -92,6 +94,7 @@ def build_summary(gb: Gradebook) -> Summary:
         roster=roster(gb, columns),
         warning=gb.mixed_groundtruths(),
         manual=_manual(gb),
+        suggestions_kept=suggestions.kept(gb.db) if gb.has_manual() else (0, 0),
     )
 
 
