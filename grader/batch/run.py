@@ -91,6 +91,7 @@ class BatchSummary:
     exports: list[Exported] = field(default_factory=list)
     results: list[SubmissionResult] = field(default_factory=list)  # filled only by grade_all
     warning: str = ""  # the gradebook's current grades mix ground truths (Gradebook.mixed_groundtruths)
+    to_review: int = 0  # answers to manual questions a TA has not reviewed yet
 
     @property
     def graded(self) -> int:
@@ -153,7 +154,10 @@ class ClassBatch:
             exported = write_class_files(self.gb, self.out, also, self.settings.exports)
         seconds = time.monotonic() - self.started
         warning = self.gb.mixed_groundtruths()
-        return BatchSummary(sum(counts.values()), self.skipped, counts, seconds, exported, warning=warning)
+        to_review = self.gb.unreviewed() if self.gb.has_manual() else 0
+        return BatchSummary(
+            sum(counts.values()), self.skipped, counts, seconds, exported, warning=warning, to_review=to_review
+        )
 
 
 def open_batch(

@@ -96,6 +96,8 @@ def _print_summary(summary, out: Path) -> None:
         console.print(f"[red]warning:[/red] {untrusted(summary.warning)}", soft_wrap=True)
     if summary.skipped:
         console.print(f"{summary.skipped} submission(s) already graded, skipped (--regrade to grade them again)")
+    if summary.to_review:
+        console.print(f"{summary.to_review} written answer(s) to review by hand: grader review {untrusted(out)}")
     if not summary.graded_now:
         console.print(f"nothing to grade -> {out} (summary: {out / 'summary.html'})")
         return

@@ -31,6 +31,7 @@ def graded(tmp_path_factory):
     out = tmp / "out"
     result = CliRunner().invoke(app, ["grade", str(ATTENTION), str(subs), "--out", str(out), *sandbox_args()])
     assert result.exit_code == 0, result.output
+    assert "20 written answer(s) to review by hand: grader review" in result.output
     return out
 
 
