@@ -165,16 +165,27 @@ def export(
 
 @app.command()
 def report(out: Path):
-    """Render the feedback reports again from OUT/results/*.json."""
+    """Render the feedback reports again from OUT/results/*.json (with the TAs' manual points, if any)."""
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.outfolder import render_totals
     from grader.grading.report import render_reports
     from grader.grading.results import SubmissionResult
 
-    files = sorted((out / "results").glob("*.json"))
-    if not files:
-        fail(GraderError(f"{out / 'results'}: no results to render"))
-    for path in files:
-        render_reports(SubmissionResult.load(path), out / "reports")
-    console.print(f"rendered {len(files)} report(s) into {out / 'reports'}")
+    count = 0
+    if (out / "gradebook.sqlite").is_file():
+        try:
+            with Gradebook.open(out, create=False) as gb:
+                count = render_totals(gb, out)
+        except GraderError as exc:
+            fail(exc)
+    if not count:
+        files = sorted((out / "results").glob("*.json"))
+        if not files:
+            fail(GraderError(f"{out / 'results'}: no results to render"))
+        for path in files:
+            render_reports(SubmissionResult.load(path), out / "reports")
+        count = len(files)
+    console.print(f"rendered {count} report(s) into {out / 'reports'}")
 
 
 @app.command()

@@ -81,3 +81,9 @@ def test_export_warns_while_answers_are_unreviewed_and_a_review_makes_the_class_
         assert class_files_stale(gb, out)
     result = CliRunner().invoke(app, ["export", str(out), "--format", "csv"])
     assert "not reviewed yet" not in result.output
+
+
+def test_grader_report_keeps_the_manual_points(out):
+    result = CliRunner().invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Well put" in (out / "reports" / "s1.html").read_text()
