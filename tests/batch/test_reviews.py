@@ -115,3 +115,22 @@ def test_answer_statuses(tmp_path):
     assert twice.status == "duplicated" and twice.text == "First.\n\nSecond."
     (tmp_path / "broken.ipynb").write_text("{not json")
     assert collect_answers(tmp_path / "broken.ipynb", [WHY])[0].status == "missing"
+
+
+def test_a_code_answer_keeps_its_images_and_text_outputs_but_never_svg(tmp_path):
+    from grader.assignment.manual import ManualQuestion
+
+    plot = ManualQuestion("plot", "code", 1.0, "Plot the attention weights", ())
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("# answer: plot\nplt.imshow(w)", metadata={"tags": ["answer:plot"]})
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="weights computed\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=\n", "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg onload='alert(1)'/>"}),
+    ]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "p.ipynb")
+    answer = collect_answers(tmp_path / "p.ipynb", [plot])[0]
+    assert answer.status == "ok" and answer.text == "plt.imshow(w)"
+    assert answer.images == ["data:image/png;base64,iVBORw0KGgo="]
+    assert answer.outputs == "weights computed\n<Figure>\n"
