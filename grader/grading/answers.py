@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,7 @@ MAX_TEXT = 100_000  # characters of an answer's text (and of its text outputs) k
 MAX_IMAGES = 4  # images kept per answer
 MAX_IMAGE_BYTES = 2_000_000  # base64 characters per image
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")  # never SVG: it can carry script
+BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 TEMPLATE_TEXTS = {"YOUR ANSWER HERE", "# YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 
@@ -120,12 +122,12 @@ def _add_outputs(answer: Answer, outputs) -> None:
             continue
         data = output.get("data") if isinstance(output.get("data"), dict) else {}
         for mime in IMAGE_TYPES:
-            image = data.get(mime)
-            if isinstance(image, str) and len(answer.images) < MAX_IMAGES:
+            image = "".join(data[mime].split()) if isinstance(data.get(mime), str) else None
+            if image is not None and len(answer.images) < MAX_IMAGES:
                 if len(image) > MAX_IMAGE_BYTES:
                     answer.status, answer.note = "too_large", "an image over 2 MB was left out"
-                else:
-                    answer.images.append(f"data:{mime};base64,{''.join(image.split())}")
+                elif BASE64.fullmatch(image):  # anything else is not an image: it never reaches a page
+                    answer.images.append(f"data:{mime};base64,{image}")
         text = output.get("text") if output.get("output_type") == "stream" else data.get("text/plain")
         if isinstance(text, str) and len(answer.outputs) < MAX_TEXT:
             answer.outputs += text if text.endswith("\n") else text + "\n"

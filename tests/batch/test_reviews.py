@@ -127,6 +127,7 @@ def test_a_code_answer_keeps_its_images_and_text_outputs_but_never_svg(tmp_path)
         nbformat.v4.new_output("stream", name="stdout", text="weights computed\n"),
         nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=\n", "text/plain": "<Figure>"}),
         nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg onload='alert(1)'/>"}),
+        nbformat.v4.new_output("display_data", data={"image/gif": '" onerror="alert(1)'}),
     ]
     nb.cells = [cell]
     nbformat.write(nb, tmp_path / "p.ipynb")
