@@ -1,13 +1,16 @@
 """``grader validate``: is an assignment ready to release?
 
-Six checks, each a :class:`Finding`:
+Six checks, each a :class:`Finding` (and, first, when the spec has manual questions, that each written question
+has exactly one answer cell, with warnings for rubrics that cannot reach their points):
 1. the ground truth is deterministic: every case's expected value computed twice is identical;
 2. the instructor notebook (solutions in place) earns full marks;
 3. the released template earns zero, and every test fails cleanly (no grader error, no unreadable output);
 4. no graded function ships its solution: none passes all its cases in the released template (a function
    without solution markers is released as written; :mod:`grader.authoring.publish`);
-5. the release leaks nothing: no solution line, no reference source line (of ``reference/`` or of the
-   assignment's own reference files), no hidden case (by name or by any of its tensors);
+5. the release leaks nothing: no solution line (any line the release removes from the instructor notebook:
+   solution regions, nbgrader solution cells without markers, written answers, hidden tests), no reference
+   source line (of ``reference/`` or of the assignment's own reference files), no hidden case (by name or by
+   any of its tensors);
 6. every example submission earns exactly its points of ``examples/expected.toml``
    (:mod:`grader.authoring.examples`).
 
@@ -26,10 +29,12 @@ import nbformat
 import torch
 
 import reference
+from grader.assignment.answer_cells import answer_cells
 from grader.assignment.groundtruth import build_plan
+from grader.assignment.manual import manual_name
 from grader.assignment.plan import GradingPlan, load_bundle
 from grader.assignment.references import module_file
-from grader.assignment.release import BEGIN, END, release
+from grader.assignment.release import release, release_cells
 from grader.assignment.spec import Assignment
 from grader.authoring.examples import TEMPLATE, example_notebooks, example_problems, expected_points
 from grader.authoring.publish import shipped_solutions
@@ -66,8 +71,11 @@ class Validation:
 
 
 def validate(assignment: Assignment, launcher: Launcher, jobs: int | None = None) -> Validation:
+    written = written_findings(assignment)
+    if any(not f.passed for f in written):  # no release can be built: nothing else to check
+        return Validation(written)
     plan = build_plan(assignment)
-    findings = [_deterministic(plan, build_plan(assignment))]
+    findings = [*written, _deterministic(plan, build_plan(assignment))]
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         tmp = Path(tmp)
         template = release(assignment, tmp / "release", plan)
@@ -102,6 +110,38 @@ def validate(assignment: Assignment, launcher: Launcher, jobs: int | None = None
         detail = "none: add example submissions and their points in examples/expected.toml to test the tests"
     findings.append(Finding("examples earn their points of examples/expected.toml", not problems, detail))
     return Validation(findings, results, tolerances(assignment, plan))
+
+
+def written_findings(assignment: Assignment) -> list[Finding]:
+    """Written questions and manual parts: each written question has exactly one answer cell in the instructor
+    notebook (else the check fails); warnings for a rubric whose positive items cannot reach the question's
+    points and for an answer cell of another kind than the spec's ``cell``. None without manual questions."""
+    spec = assignment.spec
+    if not spec.manual_points:
+        return []
+    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    problems, warnings = [], rubric_warnings(assignment)
+    for question in spec.written:
+        indices = answer_cells(nb, [question.id])[question.id]
+        if len(indices) != 1:
+            cells = f" (cells {', '.join(str(i + 1) for i in indices)})" if indices else ""
+            problems.append(f"written question {question.id!r}: {len(indices)} answer cells{cells}, not one")
+        elif (kind := nb.cells[indices[0]].cell_type) != question.cell:
+            warnings.append(f"warning: the answer cell of {question.id!r} is a {kind} cell, not {question.cell}")
+    detail = "; ".join(problems + warnings) or f"{len(spec.written)} written question(s), each with its answer cell"
+    return [Finding("each written question has one answer cell; rubrics reach their points", not problems, detail)]
+
+
+def rubric_warnings(assignment: Assignment) -> list[str]:
+    """One warning per manual question whose rubric's positive items add up to less than its points."""
+    spec = assignment.spec
+    parts = [(w.id, w.points, w.rubric) for w in spec.written]
+    parts += [(manual_name(q.function), q.manual.points, q.manual.rubric) for q in spec.questions if q.manual]
+    return [
+        f"warning: the rubric of {name!r} gives at most {reach:g} of its {points:g} points"
+        for name, points, rubric in parts
+        if (reach := sum(item.points for item in rubric if item.points > 0)) < points
+    ]
 
 
 async def grade_notebooks(
@@ -150,9 +190,9 @@ def _identical(x, y) -> bool:
 def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> list[str]:
     """Everything in the release at ``folder`` that must not be there, as readable lines (empty: clean)."""
     text = "\n".join(_readable_text(p) for p in sorted(folder.rglob("*")) if p.is_file())
-    solution, _ = _notebook_lines(assignment.notebook_path)
+    solution, _ = _notebook_lines(assignment)
     leaks = [f"solution line {line!r}" for line in sorted(solution) if line in text]
-    instructor_text = _released_by_design(assignment.notebook_path)
+    instructor_text = _released_by_design(_instructor_and_released(assignment)[1])
     reference = {
         line.strip()
         for p in _reference_files(assignment)
@@ -193,34 +233,35 @@ def _readable_text(path: Path) -> str:
     return raw
 
 
-def _released_by_design(notebook: Path) -> str:
-    """The instructor notebook's text outside solution regions (code and Markdown), one line each."""
-    lines, inside = [], False
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for line in cell.source.splitlines():
-            inside = (inside or "BEGIN SOLUTION" in line) and "END SOLUTION" not in line
-            if not inside:
-                lines.append(line.strip())
-    return "\n".join(lines)
+def _instructor_and_released(assignment: Assignment):
+    """The instructor notebook, and the same notebook's cells as the release makes them (one for one)."""
+    path = assignment.notebook_path
+    released = nbformat.read(path, as_version=4)
+    release_cells(released, assignment.spec, path)
+    return nbformat.read(path, as_version=4), released
 
 
-def _notebook_lines(notebook: Path) -> tuple[set[str], set[str]]:
+def _released_by_design(released) -> str:
+    """The text the release keeps of the instructor notebook (code and Markdown), one stripped line each."""
+    return "\n".join(line.strip() for cell in released.cells for line in cell.source.splitlines())
+
+
+def _notebook_lines(assignment: Assignment) -> tuple[set[str], set[str]]:
     """(solution lines worth checking for, stripped code lines students see anyway: signatures, docstrings).
 
-    Markdown is not "seen anyway": a solution line quoted in a Markdown cell is a leak."""
-    solution, visible, inside = set(), set(), False
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        for line in cell.source.splitlines():
-            if BEGIN.match(line) or "BEGIN SOLUTION" in line:
-                inside = True
-            elif END.match(line) or "END SOLUTION" in line:
-                inside = False
-            elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
-                solution.add(line.strip())
-            elif not inside:
-                visible.add(line.strip())
+    A solution line is one the release removes from its cell: a solution region, a solution cell without markers
+    (nbgrader's metadata), a written question's answer, a hidden test. Markdown is not "seen anyway": a solution
+    line quoted in a Markdown cell is a leak."""
+    original, released = _instructor_and_released(assignment)
+    solution, visible = set(), set()
+    for before, after in zip(original.cells, released.cells, strict=True):
+        code = before.cell_type == "code"
+        kept = {line.strip() for line in after.source.splitlines()}
+        for line in (line.strip() for line in before.source.splitlines()):
+            if line in kept:
+                visible.update([line] if code else [])
+            elif len(line) > 12 and not (code and line.startswith("#")):
+                solution.add(line)
     return solution - visible, visible
 
 

@@ -1,7 +1,7 @@
 """The ``grader`` command: a thin shell over the library, one function per verb, grouped by who uses it.
 
     app.py        the Typer app, the console, what the verbs share
-    authoring.py  new, release, validate                (instructors)
+    authoring.py  new, import-nbgrader, release, validate  (instructors)
     students.py   check                                 (students)
     grading.py    grade, export, report, doctor         (TAs)
     manual.py     suggest                               (TAs: what is graded by hand)

@@ -1,5 +1,5 @@
-"""Instructors' verbs: ``new`` (a scaffold), ``release`` (the student release), ``validate`` (six checks,
-examples, tolerance report, ``--mutants``)."""
+"""Instructors' verbs: ``new`` (a scaffold), ``import-nbgrader`` (an assignment from an nbgrader notebook),
+``release`` (the student release), ``validate`` (six checks, examples, tolerance report, ``--mutants``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,20 @@ def new(folder: Path):
     for path in files:
         console.print(f"wrote {path}", soft_wrap=True, markup=False)
     console.print(f"next: grader validate {folder}", soft_wrap=True, markup=False)
+
+
+@app.command("import-nbgrader")
+def import_nbgrader(notebook: Path, out: Path = typer.Option(..., "--out", help="Empty folder for the assignment.")):
+    """Make an assignment folder from a notebook written for nbgrader: a copy of it and an assignment.toml
+    (manually graded cells as written questions; autograder tests listed, to turn into cases)."""
+    from grader.authoring.nbgrader_import import import_nbgrader as write_folder
+
+    try:
+        spec = write_folder(notebook, out)
+    except GraderError as exc:
+        fail(exc)
+    console.print(f"wrote {spec}", soft_wrap=True, markup=False)
+    console.print(f"next: grader release {out} --out RELEASE", soft_wrap=True, markup=False)
 
 
 @app.command()

@@ -64,7 +64,7 @@ def test_the_leak_audit_is_not_vacuous(released, sampling_plan, tmp_path):
     """Planted leaks of each kind are found: a solution line, reference source, a hidden case."""
     leaky = tmp_path / "leaky"
     shutil.copytree(released, leaky)
-    solution_line = sorted(_notebook_lines(SAMPLING / "sampling.ipynb")[0])[0]
+    solution_line = sorted(_notebook_lines(load_assignment(SAMPLING))[0])[0]
     reference_line = next(
         line.strip()
         for line in (REPO / "reference" / "sampling.py").read_text().splitlines()
@@ -102,7 +102,7 @@ def test_a_solution_line_quoted_in_markdown_is_a_leak(tmp_path, sampling_plan):
     folder = tmp_path / "assignment"
     shutil.copytree(SAMPLING, folder, ignore=shutil.ignore_patterns("examples"))
     nb = nbformat.read(folder / "sampling.ipynb", as_version=4)
-    solution = sorted(_notebook_lines(SAMPLING / "sampling.ipynb")[0])
+    solution = sorted(_notebook_lines(load_assignment(SAMPLING))[0])
     quoted = next(line for line in solution if '"' in line or "\\" in line or "(" in line)
     nb.cells.append(nbformat.v4.new_markdown_cell(f"Hint:\n\n    {quoted}\n"))
     nbformat.write(nb, folder / "sampling.ipynb")
