@@ -103,7 +103,10 @@ def student_notebook(assignment: Assignment):
         raise ReleaseError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})"[:500]) from None
     release_cells(nb, assignment.spec, path)
     nb.metadata[METADATA_KEY] = {"assignment": assignment.spec.id, "version": assignment.spec.version}
-    nb.cells.insert(0, _check_cell(Path(assignment.spec.notebook).name))
+    check = _check_cell(Path(assignment.spec.notebook).name)
+    if (nb.nbformat, nb.nbformat_minor) < (4, 5):  # cell ids came with nbformat 4.5
+        del check["id"]
+    nb.cells.insert(0, check)
     return nb
 
 

@@ -1,6 +1,7 @@
 """``grader import-nbgrader``: an assignment folder from a notebook written for nbgrader.
 
-    DIR/<notebook>.ipynb   a copy of the notebook, as it is (its nbgrader metadata is what release reads)
+    DIR/<notebook>.ipynb   a copy of the notebook, as it is (its nbgrader metadata is what release reads),
+                           with cell ids added if it has none (nbformat < 4.5)
     DIR/assignment.toml    id (the file name), title (the first ``# heading``, else the file name); each
                            manually graded cell (nbgrader's "manually graded answer" and "manually graded
                            task") as a ``[[written]]`` question: its grade id, points, cell kind, the prompt
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import tomllib
+from nbformat.v4.nbbase import random_cell_id
 from pydantic import ValidationError
 
 from grader.assignment.release import nbgrader_role
@@ -50,9 +52,24 @@ def import_nbgrader(notebook: Path, out: Path) -> Path:
         where = ".".join(str(part) for part in err["loc"]) or "top level"
         raise SpecError(f"{notebook}: its nbgrader metadata makes no valid assignment: {where}: {err['msg']}") from None
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(notebook, out / notebook.name)
+    if all(isinstance(cell.get("id"), str) for cell in nb.cells):
+        shutil.copyfile(notebook, out / notebook.name)
+    else:
+        nbformat.write(with_cell_ids(nb), out / notebook.name)
     (out / SPEC_FILE).write_text(text, encoding="utf-8")
     return out / SPEC_FILE
+
+
+def with_cell_ids(nb):
+    """``nb`` as nbformat 4.5, each cell with an id (grading finds an answer cell by its id when a student
+    removed its mark; nbgrader's notebooks are often older than 4.5, which has no ids)."""
+    nb.nbformat, nb.nbformat_minor = 4, max(5, nb.nbformat_minor)
+    taken = {cell.get("id") for cell in nb.cells}
+    for cell in nb.cells:
+        if not isinstance(cell.get("id"), str):
+            cell["id"] = next(i for i in iter(random_cell_id, None) if i not in taken)
+            taken.add(cell["id"])
+    return nb
 
 
 def _read(notebook: Path):
@@ -85,7 +102,8 @@ def spec_text(nb, name: str) -> str:
         lines += ["# reference that computes the expected value); see README.md, 'The assignment format'."]
     for cell in tests:
         meta = cell.metadata.nbgrader
-        lines += ["#", f"# {_comment(meta.get('grade_id', '?'))} ({_points(meta):g} points):"]
+        points = _points(meta)
+        lines += ["#", f"# {_comment(meta.get('grade_id', '?'))} ({points:g} point{'' if points == 1 else 's'}):"]
         lines += [f"#     {_comment(line)}" for line in cell.source.splitlines()]
     return "\n".join(lines) + "\n"
 

@@ -7,8 +7,8 @@ has exactly one answer cell, with warnings for rubrics that cannot reach their p
 3. the released template earns zero, and every test fails cleanly (no grader error, no unreadable output);
 4. no graded function ships its solution: none passes all its cases in the released template (a function
    without solution markers is released as written; :mod:`grader.authoring.publish`);
-5. the release leaks nothing: no solution line (any line the release removes from the instructor notebook:
-   solution regions, nbgrader solution cells without markers, written answers, hidden tests), no reference
+5. the release leaks nothing: no solution line (of solution regions, of nbgrader's solution cells without
+   regions, of written answers, of hidden tests: found here, not by the release's code), no reference
    source line (of ``reference/`` or of the assignment's own reference files), no hidden case (by name or by
    any of its tensors);
 6. every example submission earns exactly its points of ``examples/expected.toml``
@@ -29,7 +29,7 @@ import nbformat
 import torch
 
 import reference
-from grader.assignment.answer_cells import answer_cells
+from grader.assignment.answer_cells import answer_cells, marker_id
 from grader.assignment.groundtruth import build_plan
 from grader.assignment.manual import manual_name
 from grader.assignment.plan import GradingPlan, load_bundle
@@ -192,7 +192,7 @@ def audit_release(folder: Path, assignment: Assignment, plan: GradingPlan) -> li
     text = "\n".join(_readable_text(p) for p in sorted(folder.rglob("*")) if p.is_file())
     solution, _ = _notebook_lines(assignment)
     leaks = [f"solution line {line!r}" for line in sorted(solution) if line in text]
-    instructor_text = _released_by_design(_instructor_and_released(assignment)[1])
+    instructor_text = _released_by_design(assignment)
     reference = {
         line.strip()
         for p in _reference_files(assignment)
@@ -233,36 +233,46 @@ def _readable_text(path: Path) -> str:
     return raw
 
 
-def _instructor_and_released(assignment: Assignment):
-    """The instructor notebook, and the same notebook's cells as the release makes them (one for one)."""
-    path = assignment.notebook_path
-    released = nbformat.read(path, as_version=4)
-    release_cells(released, assignment.spec, path)
-    return nbformat.read(path, as_version=4), released
-
-
-def _released_by_design(released) -> str:
+def _released_by_design(assignment: Assignment) -> str:
     """The text the release keeps of the instructor notebook (code and Markdown), one stripped line each."""
+    released = nbformat.read(assignment.notebook_path, as_version=4)
+    release_cells(released, assignment.spec, assignment.notebook_path)
     return "\n".join(line.strip() for cell in released.cells for line in cell.source.splitlines())
 
 
 def _notebook_lines(assignment: Assignment) -> tuple[set[str], set[str]]:
     """(solution lines worth checking for, stripped code lines students see anyway: signatures, docstrings).
 
-    A solution line is one the release removes from its cell: a solution region, a solution cell without markers
-    (nbgrader's metadata), a written question's answer, a hidden test. Markdown is not "seen anyway": a solution
-    line quoted in a Markdown cell is a leak."""
-    original, released = _instructor_and_released(assignment)
+    Markdown is not "seen anyway": a solution line quoted in a Markdown cell is a leak."""
+    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    found = answer_cells(nb, [w.id for w in assignment.spec.written])
+    answers = {index for indices in found.values() for index in indices}
     solution, visible = set(), set()
-    for before, after in zip(original.cells, released.cells, strict=True):
-        code = before.cell_type == "code"
-        kept = {line.strip() for line in after.source.splitlines()}
-        for line in (line.strip() for line in before.source.splitlines()):
-            if line in kept:
-                visible.update([line] if code else [])
-            elif len(line) > 12 and not (code and line.startswith("#")):
+    for index, cell in enumerate(nb.cells):
+        code = cell.cell_type == "code"
+        for line, secret in _secret_lines(cell, index in answers):
+            if secret and len(line) > 12 and not (code and line.startswith("#")):
                 solution.add(line)
+            elif not secret and code:
+                visible.add(line)
     return solution - visible, visible
+
+
+def _secret_lines(cell, answer: bool):
+    """Each stripped line of ``cell`` and whether the release must remove it, decided here apart from the
+    release's own code (so that the audit checks it): lines inside solution or hidden-test regions; every line
+    of a solution cell without regions (by nbgrader's metadata, or a written question's answer cell; not a task
+    cell, nor an ``answer:`` marker)."""
+    lines = cell.source.splitlines()
+    meta = cell.metadata.get("nbgrader")
+    meta = meta if isinstance(meta, dict) else {}
+    whole = (meta.get("solution") or answer) and not meta.get("task")
+    whole = whole and not any("BEGIN SOLUTION" in line for line in lines)
+    inside = False
+    for line in lines:
+        start = "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line
+        inside = (inside or start) and not ("END SOLUTION" in line or "END HIDDEN TESTS" in line)
+        yield line.strip(), bool(whole and marker_id(line) is None) or (inside and not start)
 
 
 def _tensors(value):

@@ -2,6 +2,8 @@
 its ``answer:`` marker line and its cell id, and is marked; a question without an answer cell, or with two,
 stops the release with one line naming the notebook and the question."""
 
+import json
+
 import nbformat
 import pytest
 
@@ -112,3 +114,16 @@ def test_a_written_question_with_two_answer_cells_stops_the_release(tmp_path):
     assignment = written_assignment(tmp_path / "w", nb)
     with pytest.raises(ReleaseError, match=r"w\.ipynb: written question 'why-scale' has 2 answer cells \(2, 5\)"):
         release(assignment, tmp_path / "release", build_plan(assignment))
+
+
+def test_a_notebook_older_than_cell_ids_releases_as_a_valid_notebook(tmp_path):
+    old = json.loads(nbformat.writes(written_notebook()))
+    old["nbformat_minor"] = 4
+    for cell in old["cells"]:
+        del cell["id"]
+    assignment = written_assignment(tmp_path / "w")
+    (tmp_path / "w" / "w.ipynb").write_text(json.dumps(old))
+    release(assignment, tmp_path / "release", build_plan(assignment))
+    released = nbformat.read(tmp_path / "release" / "w.ipynb", as_version=4)
+    nbformat.validate(released)  # no cell id in a 4.4 notebook, not even on the check cell
+    assert released.cells[2].source == "<!-- answer: why-scale -->\nWrite two sentences.\nYOUR ANSWER HERE"

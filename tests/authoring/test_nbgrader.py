@@ -228,7 +228,7 @@ def test_import_makes_written_questions_of_the_manually_graded_cells(imported):
 
 def test_import_lists_the_autograder_tests_for_the_instructor(imported, source):
     text = (imported.folder / "assignment.toml").read_text()
-    assert "# correct_squares (1 points):" in text and "# correct_sum (1 points):" in text
+    assert "# correct_squares (1 point):" in text and "# correct_sum (1 point):" in text
     assert f"#     {HIDDEN_TEST}" in text and "#     assert sum_of_squares(10) == 385" in text
     assert "questions" not in tomllib.loads(text)
     assert (imported.folder / "problem1.ipynb").read_bytes() == source.read_bytes()
@@ -281,3 +281,20 @@ def test_grader_release_releases_the_imported_folder_as_it_is(source, tmp_path):
     assert result.exit_code == 0, result.output
     raw = (tmp_path / "release" / "problem1.ipynb").read_text()
     assert not [line for line in SOLUTION_LINES if line in raw or json.dumps(line)[1:-1] in raw]
+
+
+def test_a_notebook_older_than_cell_ids_gets_them_in_the_copy_and_the_release_keeps_them(tmp_path):
+    """nbgrader's docs notebook is nbformat 4.0: no cell ids, which grading needs to find an unmarked answer."""
+    old = json.loads(nbformat.writes(problem1()))
+    old["nbformat_minor"] = 0
+    for cell in old["cells"]:
+        del cell["id"]
+    (tmp_path / "problem1.ipynb").write_text(json.dumps(old))
+    assignment = load_assignment(import_nbgrader(tmp_path / "problem1.ipynb", tmp_path / "ps1").parent)
+    copy = nbformat.read(assignment.notebook_path, as_version=4)
+    ids = [cell.id for cell in copy.cells]
+    assert copy.nbformat_minor == 5 and len(set(ids)) == len(old["cells"])
+    assert [cell.source for cell in copy.cells] == [cell.source for cell in problem1().cells]
+    release(assignment, tmp_path / "release", build_plan(assignment))
+    released = nbformat.read(tmp_path / "release" / "problem1.ipynb", as_version=4)
+    assert [cell.id for cell in released.cells][1:] == ids
