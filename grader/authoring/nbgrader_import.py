@@ -33,8 +33,10 @@ HEADING = re.compile(r"^\s*#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 MAX_PROMPT = 1000
 
 
-def import_nbgrader(notebook: Path, out: Path) -> Path:
-    """Write the assignment folder ``out`` (empty or absent) for ``notebook``; return its ``assignment.toml``.
+def import_nbgrader(notebook: Path, out: Path) -> tuple[Path, str | None]:
+    """Write the assignment folder ``out`` (empty or absent) for ``notebook``; return its ``assignment.toml``
+    and a note when that spec has nothing to grade yet (a notebook with autograder tests only: the instructor
+    turns them into ``[[questions]]`` first).
 
     A :class:`SpecError` (one line, nothing written) for a file that is not a notebook, a notebook without
     nbgrader metadata, a folder that is not empty, or metadata that makes no valid spec."""
@@ -45,19 +47,27 @@ def import_nbgrader(notebook: Path, out: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SpecError(f"{out}: the assignment folder must be empty or absent")
     text = spec_text(nb, notebook.name)
-    try:
-        AssignmentSpec.model_validate(tomllib.loads(text))
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in err["loc"]) or "top level"
-        raise SpecError(f"{notebook}: its nbgrader metadata makes no valid assignment: {where}: {err['msg']}") from None
+    raw, note = tomllib.loads(text), None
+    if raw.get("written"):
+        _check(raw, notebook)
+    else:
+        note = f"no manually graded cell: nothing to grade until the tests listed in {SPEC_FILE} are [[questions]]"
     out.mkdir(parents=True, exist_ok=True)
     if all(isinstance(cell.get("id"), str) for cell in nb.cells):
         shutil.copyfile(notebook, out / notebook.name)
     else:
         nbformat.write(with_cell_ids(nb), out / notebook.name)
     (out / SPEC_FILE).write_text(text, encoding="utf-8")
-    return out / SPEC_FILE
+    return out / SPEC_FILE, note
+
+
+def _check(raw: dict, notebook: Path) -> None:
+    try:
+        AssignmentSpec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in err["loc"]) or "top level"
+        raise SpecError(f"{notebook}: its nbgrader metadata makes no valid assignment: {where}: {err['msg']}") from None
 
 
 def with_cell_ids(nb):

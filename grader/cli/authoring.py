@@ -34,10 +34,10 @@ def import_nbgrader(notebook: Path, out: Path = typer.Option(..., "--out", help=
     from grader.authoring.nbgrader_import import import_nbgrader as write_folder
 
     try:
-        spec = write_folder(notebook, out)
+        spec, note = write_folder(notebook, out)
     except GraderError as exc:
         fail(exc)
-    console.print(f"wrote {spec}", soft_wrap=True, markup=False)
+    console.print(f"wrote {spec}" + (f"\nnote: {note}" if note else ""), soft_wrap=True, markup=False)
     console.print(f"next: grader release {out} --out RELEASE", soft_wrap=True, markup=False)
 
 

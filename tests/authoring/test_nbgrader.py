@@ -10,7 +10,7 @@ import tomllib
 from typer.testing import CliRunner
 
 from grader.assignment.groundtruth import build_plan
-from grader.assignment.release import CODE_STUB, release
+from grader.assignment.release import CODE_STUB, nbgrader_role, release
 from grader.assignment.spec import load_assignment
 from grader.authoring.nbgrader_import import import_nbgrader
 from grader.authoring.validate import audit_release
@@ -136,7 +136,7 @@ def source(tmp_path_factory):
 @pytest.fixture(scope="module")
 def imported(source, tmp_path_factory):
     folder = tmp_path_factory.mktemp("imported") / "ps1"
-    import_nbgrader(source, folder)
+    assert import_nbgrader(source, folder) == (folder / "assignment.toml", None)
     return load_assignment(folder)
 
 
@@ -240,7 +240,7 @@ def test_hostile_text_in_the_notebook_stays_inside_its_toml_strings(tmp_path):
     nb.cells[8].source = "assert True\r[[questions]]\nfunction = 'evil'"
     path = tmp_path / "hostile.ipynb"
     path.write_text(json.dumps(nb))
-    spec = load_assignment(import_nbgrader(path, tmp_path / "out").parent).spec
+    spec = load_assignment(import_nbgrader(path, tmp_path / "out")[0].parent).spec
     assert spec.questions == [] and spec.written[0].prompt.startswith('Part B """ id = "x" \\ \x00\x7f [[questions]]')
 
 
@@ -290,7 +290,7 @@ def test_a_notebook_older_than_cell_ids_gets_them_in_the_copy_and_the_release_ke
     for cell in old["cells"]:
         del cell["id"]
     (tmp_path / "problem1.ipynb").write_text(json.dumps(old))
-    assignment = load_assignment(import_nbgrader(tmp_path / "problem1.ipynb", tmp_path / "ps1").parent)
+    assignment = load_assignment(import_nbgrader(tmp_path / "problem1.ipynb", tmp_path / "ps1")[0].parent)
     copy = nbformat.read(assignment.notebook_path, as_version=4)
     ids = [cell.id for cell in copy.cells]
     assert copy.nbformat_minor == 5 and len(set(ids)) == len(old["cells"])
@@ -298,3 +298,23 @@ def test_a_notebook_older_than_cell_ids_gets_them_in_the_copy_and_the_release_ke
     release(assignment, tmp_path / "release", build_plan(assignment))
     released = nbformat.read(tmp_path / "release" / "problem1.ipynb", as_version=4)
     assert [cell.id for cell in released.cells][1:] == ids
+
+
+def test_grade_ids_that_make_no_spec_are_refused_in_one_line(tmp_path):
+    nb = problem1()
+    nb.cells[5].metadata["nbgrader"]["grade_id"] = "1-starts-with-a-digit"
+    nb.cells[10].metadata["nbgrader"]["grade_id"] = "1-starts-with-a-digit"
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    with pytest.raises(SpecError, match=r"bad\.ipynb: its nbgrader metadata makes no valid assignment: written\.0\.id"):
+        import_nbgrader(tmp_path / "bad.ipynb", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_notebook_with_autograded_parts_only_is_imported_with_a_note(tmp_path):
+    nb = problem1()
+    nb.cells = [cell for cell in nb.cells if nbgrader_role(cell) not in ("manual", "task")]
+    nbformat.write(nb, tmp_path / "auto.ipynb")
+    result = runner.invoke(app, ["import-nbgrader", str(tmp_path / "auto.ipynb"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0 and "note: no manually graded cell" in result.output
+    text = (tmp_path / "out" / "assignment.toml").read_text()
+    assert "# correct_squares (1 point):" in text and "[[written]]" not in text
