@@ -244,7 +244,7 @@ def test_hostile_text_in_the_notebook_stays_inside_its_toml_strings(tmp_path):
     assert spec.questions == [] and spec.written[0].prompt.startswith('Part B """ id = "x" \\ \x00\x7f [[questions]]')
 
 
-def test_the_imported_folder_releases_from_the_command_line_errors_are_one_line(source, tmp_path):
+def test_import_from_the_command_line_then_a_second_import_is_refused_in_one_line(source, tmp_path):
     result = runner.invoke(app, ["import-nbgrader", str(source), "--out", str(tmp_path / "ps1")])
     assert result.exit_code == 0 and "grader release" in result.output, result.output
     again = runner.invoke(app, ["import-nbgrader", str(source), "--out", str(tmp_path / "ps1")])
