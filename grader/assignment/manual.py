@@ -27,6 +27,8 @@ class ManualQuestion:
     prompt: str
     rubric: tuple[RubricItem, ...]
     cell_id: str | None = None  # the instructor notebook's answer cell (written questions)
+    task: bool = False  # an nbgrader task: the answer is the cells the student adds after the task's cell
+    release_ids: frozenset[str] = frozenset()  # every cell id of the instructor notebook (tells added cells apart)
 
     @property
     def function(self) -> str | None:
@@ -41,11 +43,14 @@ def manual_name(function: str) -> str:
 def manual_questions(assignment: Assignment) -> list[ManualQuestion]:
     """Every manually graded question of ``assignment``, written questions first, in spec order."""
     spec = assignment.spec
-    cell_ids = _answer_cell_ids(assignment, [w.id for w in spec.written]) if spec.written else {}
-    out = [
-        ManualQuestion(w.id, w.cell, w.points, w.prompt or w.id, tuple(w.rubric), cell_ids.get(w.id))
-        for w in spec.written
-    ]
+    cells = _answer_cells(assignment, [w.id for w in spec.written]) if spec.written else {}
+    ids = frozenset(c["id"] for c in cells.pop("", []) if isinstance(c.get("id"), str))
+    out = []
+    for w in spec.written:
+        cell = cells.get(w.id)
+        task = bool(cell and isinstance(cell.metadata.get("nbgrader"), dict) and cell.metadata.nbgrader.get("task"))
+        cell_id = cell.get("id") if cell else None
+        out.append(ManualQuestion(w.id, w.cell, w.points, w.prompt or w.id, tuple(w.rubric), cell_id, task, ids))
     out += [
         ManualQuestion(manual_name(q.function), "function", q.manual.points, q.manual.prompt, tuple(q.manual.rubric))
         for q in spec.questions
@@ -54,11 +59,12 @@ def manual_questions(assignment: Assignment) -> list[ManualQuestion]:
     return out
 
 
-def _answer_cell_ids(assignment: Assignment, ids: list[str]) -> dict[str, str]:
-    """Written question id -> the nbformat id of its answer cell in the instructor notebook (when unique)."""
+def _answer_cells(assignment: Assignment, ids: list[str]) -> dict:
+    """Written question id -> its answer cell in the instructor notebook (when there is exactly one), and under
+    "" every cell of it."""
     nb = nbformat.read(assignment.notebook_path, as_version=4)
-    out = {}
+    out: dict = {"": list(nb.cells)}
     for name, indices in answer_cells(nb, ids).items():
-        if len(indices) == 1 and isinstance(nb.cells[indices[0]].get("id"), str):
-            out[name] = nb.cells[indices[0]]["id"]
+        if len(indices) == 1:
+            out[name] = nb.cells[indices[0]]
     return out

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from grader.assignment.answer_cells import answer_cells, cells_by_id, marker_id
+from grader.assignment.answer_cells import answer_cells, answer_id, cells_by_id, marker_id
 from grader.assignment.manual import ManualQuestion
 from grader.grading.notebook import NotebookUnreadable, read_notebook
 
@@ -79,12 +79,29 @@ def _answer(nb, question: ManualQuestion, indices: list[int], by_id: dict[str, i
         )
     if len(indices) > 1:
         status, note = "duplicated", f"{len(indices)} cells are marked as this answer: all are shown, in order"
+    if question.task:
+        indices = _added_after(nb, indices[-1], question.release_ids)
+        if not indices:
+            return Answer(question.name, question.kind, status="blank", note="no cell added after the task")
     cells = [nb.cells[i] for i in indices]
     answer = Answer(question.name, question.kind, status=status, note=note)
     answer.text = "\n\n".join(_without_marker(c.get("source", "")) for c in cells)
     for cell in cells:
         _add_outputs(answer, cell.get("outputs") if cell.get("cell_type") == "code" else None)
     return _bounded(answer)
+
+
+def _added_after(nb, task: int, release_ids: frozenset[str]) -> list[int]:
+    """The cells the student added right after the task cell at ``task``: up to the next cell of the release
+    (by its id; without ids, up to the next cell that carries an answer mark or is read-only)."""
+    out = []
+    for index in range(task + 1, len(nb.cells)):
+        cell = nb.cells[index]
+        cell_id = cell.get("id")
+        if cell_id in release_ids or answer_id(cell) or cell.get("metadata", {}).get("editable") is False:
+            break
+        out.append(index)
+    return out
 
 
 def _without_marker(source: str) -> str:

@@ -318,3 +318,10 @@ def test_a_notebook_with_autograded_parts_only_is_imported_with_a_note(tmp_path)
     assert result.exit_code == 0 and "note: no manually graded cell" in result.output
     text = (tmp_path / "out" / "assignment.toml").read_text()
     assert "# correct_squares (1 point):" in text and "[[written]]" not in text
+
+
+def test_the_imported_task_is_answered_in_the_cells_after_it(imported):
+    from grader.assignment.manual import manual_questions
+
+    tasks = {m.name: m.task for m in manual_questions(imported)}
+    assert tasks == {"sum_of_squares_equation": False, "application": False, "cell-938593c4a215c6cc": True}

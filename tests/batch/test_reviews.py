@@ -135,3 +135,27 @@ def test_a_code_answer_keeps_its_images_and_text_outputs_but_never_svg(tmp_path)
     assert answer.status == "ok" and answer.text == "plt.imshow(w)"
     assert answer.images == ["data:image/png;base64,iVBORw0KGgo="]
     assert answer.outputs == "weights computed\n<Figure>\n"
+
+
+def test_an_nbgrader_task_is_answered_by_the_cells_added_after_it(tmp_path):
+    from grader.assignment.manual import ManualQuestion
+
+    task = ManualQuestion(
+        "task1", "markdown", 2.0, "Plot and explain", (), "task-cell", True, frozenset({"task-cell", "next"})
+    )
+    nb = nbformat.v4.new_notebook()
+    cells = [
+        nbformat.v4.new_markdown_cell("Describe the plot below.", metadata={"tags": ["answer:task1"]}),
+        nbformat.v4.new_code_cell("plt.plot(x)"),
+        nbformat.v4.new_markdown_cell("It grows linearly."),
+        nbformat.v4.new_markdown_cell("## Next part"),
+    ]
+    for cell, cell_id in zip(cells, ["task-cell", "added-1", "added-2", "next"], strict=True):
+        cell.id = cell_id
+    nb.cells = cells
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    answer = collect_answers(tmp_path / "t.ipynb", [task])[0]
+    assert (answer.status, answer.text) == ("ok", "plt.plot(x)\n\nIt grows linearly.")
+    nb.cells = [cells[0], cells[3]]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    assert collect_answers(tmp_path / "t.ipynb", [task])[0].status == "blank"
