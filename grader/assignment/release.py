@@ -215,6 +215,9 @@ def student_readme(assignment: Assignment, plan: GradingPlan) -> str:
         call_timeout=f"{plan.limits.call_timeout_s:g}",
         public=sum(len(q.cases) for q in plan.questions),
         hidden=sum(q.hidden_cases for q in plan.questions),
+        functions=bool(plan.questions),
+        written=[(w.id, w.points) for w in assignment.spec.written],
+        manual=[(q.function, q.manual.points) for q in assignment.spec.questions if q.manual],
     )
 
 
