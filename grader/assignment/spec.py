@@ -87,11 +87,10 @@ def _number_items(rubric: list[RubricItem]) -> list[RubricItem]:
     return items
 
 
-class ManualPart(_Strict):
-    """Points a TA gives by hand on a code question, e.g. "explains the choice of k"; the TA sees its code."""
+class _ByHand(_Strict):
+    """What a TA grades by hand: points and a rubric (item ids numbered from 1 where not given)."""
 
     points: float = Field(gt=0)
-    prompt: str = Field(min_length=1, description="What the TA grades, shown on the review page.")
     rubric: list[RubricItem] = Field(default_factory=list)
 
     @field_validator("rubric")
@@ -100,7 +99,13 @@ class ManualPart(_Strict):
         return _number_items(rubric)
 
 
-class WrittenQuestion(_Strict):
+class ManualPart(_ByHand):
+    """Points a TA gives by hand on a code question, e.g. "explains the choice of k"; the TA sees its code."""
+
+    prompt: str = Field(min_length=1, description="What the TA grades, shown on the review page.")
+
+
+class WrittenQuestion(_ByHand):
     """An answer a TA grades with a rubric: a Markdown explanation, or a code cell (its outputs, e.g. a plot).
 
     The answer cell is the one tagged ``answer:<id>``, or whose nbgrader ``grade_id`` is ``<id>``, or whose first
@@ -108,15 +113,8 @@ class WrittenQuestion(_Strict):
     :mod:`grader.assignment.answer_cells`. Release replaces its text with ``YOUR ANSWER HERE``."""
 
     id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", description="Names the answer cell and the question.")
-    points: float = Field(gt=0)
     prompt: str = Field("", description="The question, shown on the review page (default: the id).")
     cell: Literal["markdown", "code"] = Field("markdown", description="The kind of answer cell.")
-    rubric: list[RubricItem] = Field(default_factory=list)
-
-    @field_validator("rubric")
-    @classmethod
-    def _item_ids(cls, rubric: list[RubricItem]) -> list[RubricItem]:
-        return _number_items(rubric)
 
 
 class Question(_Strict):
