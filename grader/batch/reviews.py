@@ -150,7 +150,8 @@ class Reviews:
             "SELECT a.question, count(*), sum(r.digest IS NOT NULL AND r.digest = a.digest) FROM answers a "
             "LEFT JOIN reviews r USING (student_id, question) GROUP BY a.question"
         ):
-            out[r[0]] = (int(r[2] or 0), r[1])
+            if r[0] in out:  # answers to a question the spec no longer has do not count
+                out[r[0]] = (int(r[2] or 0), r[1])
         return out
 
     def item_counts(self) -> dict[tuple[str, str], int]:

@@ -159,3 +159,9 @@ def test_an_nbgrader_task_is_answered_by_the_cells_added_after_it(tmp_path):
     nb.cells = [cells[0], cells[3]]
     nbformat.write(nb, tmp_path / "t.ipynb")
     assert collect_answers(tmp_path / "t.ipynb", [task])[0].status == "blank"
+
+
+def test_a_question_dropped_from_the_spec_leaves_progress_and_scores(book):
+    book.db.execute("DELETE FROM manual_questions")  # what sync_questions does when the spec drops it
+    assert book.progress() == {} and book.unreviewed() == 0
+    assert book.manual_scores("s1") == []
