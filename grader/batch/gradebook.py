@@ -38,6 +38,7 @@ from pathlib import Path
 
 from grader.batch import reviews
 from grader.batch.db import Transaction, connect
+from grader.batch.gradebook_manual import ManualGrading
 from grader.batch.gradebook_views import STUDENT_ORDER, ClassViews
 from grader.batch.totals import with_manual
 from grader.errors import GraderError
@@ -119,7 +120,7 @@ class GradeRow:
         return self.result.get("questions", [])
 
 
-class Gradebook(ClassViews):
+class Gradebook(ClassViews, ManualGrading):
     """The SQLite gradebook of one output folder. Use as a context manager (closes and unlocks)."""
 
     def __init__(self, db: sqlite3.Connection, lock, folder: Path):
@@ -311,11 +312,6 @@ class Gradebook(ClassViews):
             self.db.execute("UPDATE runs SET graded = graded + 1 WHERE id = ?", (run_id,))
         return attempt
 
-    def sync_manual(self, questions) -> None:
-        """Record the spec's manual questions and rubrics (:func:`grader.batch.reviews.sync_questions`)."""
-        with self._tx():
-            reviews.sync_questions(self.db, questions)
-
     def rows(self) -> Iterator[GradeRow]:
         """The current attempt of every student, in student order, streamed one at a time; with manual
         questions, score and result are the totals (:func:`grader.batch.totals.with_manual`)."""
@@ -338,18 +334,6 @@ class Gradebook(ClassViews):
                 result,
                 r["groundtruth"],
             )
-
-    def has_manual(self) -> bool:
-        """Whether the assignment has questions a TA grades by hand."""
-        return self.db.execute("SELECT count(*) FROM manual_questions").fetchone()[0] > 0
-
-    def unreviewed(self) -> int:
-        """Answers to manual questions not reviewed yet (their points count 0 meanwhile)."""
-        return reviews.Reviews(self.db).unreviewed()
-
-    def revision(self) -> str:
-        """Changes when any grade changed: a new attempt, or a TA's review or rubric edit."""
-        return f"{self.last_attempt()}:{reviews.Reviews(self.db).revision()}"
 
     def last_attempt(self) -> int:
         """The id of the latest attempt (0 with none): what the class files were last written from."""

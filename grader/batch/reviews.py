@@ -356,6 +356,14 @@ def sync_questions(db: sqlite3.Connection, questions) -> None:
             )
 
 
+def answered(db: sqlite3.Connection) -> dict[str, set[str]]:
+    """student id -> the manual questions the gradebook holds an answer of theirs to."""
+    out: dict[str, set[str]] = {}
+    for sid, question in db.execute("SELECT student_id, question FROM answers"):
+        out.setdefault(sid, set()).add(question)
+    return out
+
+
 def store_answers(db: sqlite3.Connection, attempt_id: int, student_id: str, answers) -> None:
     """A student's answers (:class:`grader.grading.answers.Answer`) from their attempt ``attempt_id``, replacing
     the previous attempt's. Call inside the attempt's transaction."""

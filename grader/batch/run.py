@@ -181,6 +181,9 @@ def open_batch(
             jobs=kernels(settings), isolation=None, source=str(intake.root), layout=intake.layout, issues=intake.issues
         )
         tasks = plan_tasks(gb, intake, settings, run_id)
+        if manual:
+            graded_now = {t.sub.student_id for t in tasks}
+            gb.backfill_answers([s for s in intake.submissions if s.student_id not in graded_now], list(manual))
     except BaseException:
         gb.close()
         raise

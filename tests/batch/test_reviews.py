@@ -165,3 +165,23 @@ def test_a_question_dropped_from_the_spec_leaves_progress_and_scores(book):
     book.db.execute("DELETE FROM manual_questions")  # what sync_questions does when the spec drops it
     assert book.progress() == {} and book.unreviewed() == 0
     assert book.manual_scores("s1") == []
+
+
+def test_a_written_question_added_after_grading_gets_the_answers_without_regrading(tmp_path, mini_plan):
+    from grader.batch.intake import Submission
+    from grader.batch.run import assignment_info
+
+    out = tmp_path / "out"
+    with Gradebook.open(out) as gb:  # graded before the spec had a written question
+        gb.bind(assignment_info(mini_plan), regrade=False)
+        run = gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[])
+        for sid in ("s1", "s2"):
+            gb.record(run, fake_result(sid, {"greedy_next_token: random": True}), "fp")
+        gb.sync_manual([WHY])
+        subs = [Submission("s1", notebook(tmp_path, "s1", "An answer.")), Submission("s9", tmp_path / "none.ipynb")]
+        assert gb.backfill_answers(subs, [WHY]) == 1  # s9 was never graded: nothing to attach an answer to
+        assert gb.backfill_answers(subs, [WHY]) == 0  # once only
+        attempts = gb.db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+    with Reviews.open(out) as rv:
+        assert [(a.student_id, a.text) for a in rv.answers("why-scale")] == [("s1", "An answer.")]
+    assert attempts == 2
