@@ -4,7 +4,7 @@
     authoring.py  new, import-nbgrader, release, validate  (instructors)
     students.py   check                                 (students)
     grading.py    grade, export, report, doctor         (TAs)
-    manual.py     suggest                               (TAs: what is graded by hand)
+    manual.py     review, suggest                       (TAs: what is graded by hand)
 
 Exit status: 0 when the command did its job (a batch whose submissions failed still completed);
 1 with a one-line reason when the grader itself could not run.

@@ -1,4 +1,5 @@
-"""TAs' verbs for what is graded by hand: ``suggest`` (rubric items from a model, for a TA to confirm)."""
+"""TAs' verbs for what is graded by hand: ``review`` (the review page), ``suggest`` (rubric items from a model,
+for a TA to confirm)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,22 @@ import typer
 
 from grader.cli.app import app, console, fail, untrusted
 from grader.errors import GraderError
+
+
+@app.command()
+def review(
+    out: Path,
+    host: str = typer.Option("127.0.0.1", help="Address to serve on; another than 127.0.0.1 shares the page."),
+    port: int = typer.Option(0, help="Port (default: a free one)."),
+    anonymous: bool = typer.Option(False, "--anonymous", help="Hide names: 'Student 7' instead."),
+):
+    """Serve the review page for OUT's written answers (TAs tick rubric items) until Ctrl-C."""
+    from grader.review.serve import serve
+
+    try:
+        serve(out, host=host, port=port, anonymous=anonymous)
+    except (GraderError, OSError) as exc:
+        fail(exc)
 
 
 @app.command()
