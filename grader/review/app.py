@@ -45,9 +45,11 @@ def create_app(out: Path, token: str, *, anonymous: bool = False) -> Starlette:
 
     def post(call: Callable, model: type[BaseModel]):
         async def endpoint(request: Request) -> Response:
-            raw = await request.body()
-            if len(raw) > MAX_BODY:
-                return _error(400, f"bad request: the body is larger than {MAX_BODY:,} bytes")
+            raw = b""
+            async for chunk in request.stream():  # read no more than MAX_BODY
+                raw += chunk
+                if len(raw) > MAX_BODY:
+                    return _error(400, f"bad request: the body is larger than {MAX_BODY:,} bytes")
             try:
                 body = model.model_validate_json(raw)
             except ValidationError as exc:

@@ -18,6 +18,7 @@ import uvicorn
 from grader.batch.reviews import Reviews
 from grader.review.app import create_app
 
+ECHO = partial(print, flush=True)  # plain print: rich would wrap a long URL
 LOCAL = {"127.0.0.1", "localhost", "::1"}
 SHARED_WARNING = (
     "warning: the review page is reachable from other machines: anyone with this URL can see the answers and "
@@ -60,7 +61,7 @@ class ReviewServer:
             self._thread.join()
 
 
-def serve(out: Path, *, host: str, port: int, anonymous: bool, echo=partial(print, flush=True)) -> None:
+def serve(out: Path, *, host: str, port: int, anonymous: bool, echo=ECHO) -> None:
     """Print the page's URL (one line, never wrapped; a warning first when it is shared beyond this machine),
     then serve until Ctrl-C."""
     server = ReviewServer(out, host=host, port=port, anonymous=anonymous)

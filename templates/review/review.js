@@ -9,7 +9,10 @@
   const NAME_KEY = "grader-review-ta";
   const $ = (id) => document.getElementById(id);
   const enc = encodeURIComponent;
-  const state = { who: localStorage.getItem(NAME_KEY) || "", question: null, answers: [], index: 0, form: null, busy: false };
+  const state = {
+    who: localStorage.getItem(NAME_KEY) || "", question: null, answers: [], index: 0, form: null, busy: false,
+    dirty: false, // the form differs from what is saved: leaving the answer asks first
+  };
 
   function el(tag, props = {}, ...children) {
     const node = document.createElement(tag);
@@ -61,11 +64,12 @@
       const item = state.question.rubric.find((i) => i.item === id);
       return item ? `${signed(item.points)} ${item.text}` : id;
     });
-    const when = new Date(review.updated * 1000).toLocaleTimeString();
     const adjustment = review.adjustment ? `, adjustment ${signed(review.adjustment)}` : "";
     const comment = review.comment ? `, comment \u201c${review.comment}\u201d` : "";
-    return `${review.reviewer} at ${when}: [${texts.join("; ")}]${adjustment}${comment}`;
+    return `${savedBy(review)}: [${texts.join("; ")}]${adjustment}${comment}`;
   }
+
+  const savedBy = (review) => `${review.reviewer} at ${new Date(review.updated * 1000).toLocaleTimeString()}`;
 
   // ------------------------------------------------------------------ routes: #/question/key
 
@@ -177,7 +181,8 @@
     $("adjustment").value = String(state.form.adjustment);
     $("comment").value = state.form.comment;
     const a = state.answers[state.index];
-    $("reviewed-by").textContent = a.review ? `last saved by ${describe(a.review).split(":")[0]}` : "";
+    $("reviewed-by").textContent = a.review ? `saved by ${savedBy(a.review)}` : "";
+    state.dirty = false;
     renderRubric();
   }
 
@@ -210,6 +215,7 @@
   function toggle(id, on) {
     if (on) state.form.items.add(id);
     else state.form.items.delete(id);
+    state.dirty = true;
     renderRubric();
   }
 
@@ -351,7 +357,12 @@
 
   function move(step) {
     const index = Math.min(state.answers.length - 1, Math.max(0, state.index + step));
-    if (index !== state.index) location.hash = hashFor(state.question.name, state.answers[index].key);
+    if (index === state.index) return;
+    if (state.dirty) {
+      state.dirty = false; // the same key again leaves without saving
+      return banner("This answer's grading is not saved: s saves it, the same key again leaves it unsaved.", "info");
+    }
+    location.hash = hashFor(state.question.name, state.answers[index].key);
   }
 
   function toggleNth(n) {
@@ -408,7 +419,8 @@
   $("group-grade").addEventListener("click", gradeGroup);
   $("split").addEventListener("click", splitOff);
   $("add-item").addEventListener("submit", addItem);
-  $("adjustment").addEventListener("input", updateScore);
+  $("adjustment").addEventListener("input", () => { state.dirty = true; updateScore(); });
+  $("comment").addEventListener("input", () => { state.dirty = true; });
   document.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", () => { clearBanner(); route(); });
   route();

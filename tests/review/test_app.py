@@ -8,11 +8,14 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from grader.batch.gradebook import Gradebook
 from grader.batch.reviews import Reviews
+from grader.grading.answers import collect_answers
 from grader.review.app import create_app
 from grader.review.auth import CSP, HEADER
 from grader.review.serve import ReviewServer
-from tests.review.classbook import class_gradebook
+from tests.batch.helpers import fake_result
+from tests.review.classbook import QUESTIONS, class_gradebook, notebook
 
 TOKEN = "test-token-0123456789"
 
@@ -207,3 +210,18 @@ def test_the_server_binds_a_free_local_port_and_prints_a_url_with_the_token(out)
         assert not server.shared and server.socket.getsockname()[0] == "127.0.0.1"
     finally:
         server.socket.close()
+
+
+def test_the_page_works_while_the_grader_holds_its_lock_and_records_a_resubmission(tmp_path):
+    out = class_gradebook(tmp_path)
+    c = client(out)
+    key = keys(c, "why-scale")["Name s10 (s10)"]["key"]
+    with Gradebook.open(out) as gb:  # what `grader grade` holds while it grades
+        body = {"question": "why-scale", "key": key, "items": ["1"], "who": "ta", "base_version": 0}
+        assert post(c, "/api/review", body).status_code == 200
+        assert keys(c, "why-scale")["Name s10 (s10)"]["to_review"] is False
+        run = gb.start_run(jobs=1, isolation="local", source="x", layout="folder", issues=[])
+        answers = collect_answers(notebook(tmp_path, "s10", ("A new answer.", "Leaks.")), QUESTIONS)
+        gb.record(run, fake_result("s10", {"greedy_next_token: random": True}), "fp2", answers)
+        again = keys(c, "why-scale")["Name s10 (s10)"]
+    assert again["to_review"] is True and again["review"]["version"] == 1  # reviewed, but another answer

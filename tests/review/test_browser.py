@@ -101,6 +101,10 @@ def test_a_ta_grades_with_keyboard_and_clicks_edits_the_rubric_and_it_persists(b
     expect(score).to_have_text("0 / 2")
     page.click("#save")
     expect(student).to_have_text("Name s04 (s04)")
+    page.keyboard.press("1")
+    page.keyboard.press("p")  # unsaved: asks first
+    expect(page.locator("#banner")).to_contain_text("not saved")
+    expect(student).to_have_text("Name s04 (s04)")
     page.keyboard.press("p")
     expect(student).to_have_text("Name s03 (s03)")
     expect(page.locator("#rubric input:checked")).to_have_count(1)
@@ -148,6 +152,26 @@ def test_two_tas_on_one_answer_the_second_sees_a_conflict_and_nothing_is_overwri
     expect(ben.page.locator("#item-1")).not_to_be_checked()
     for ta in (anna, ben):
         ta.check_clean()
+
+
+def test_g_grades_a_group_alike_and_an_answer_can_be_split_off(browser, served):
+    server, out = served
+    ta = TA(browser, server, "ta-anna")
+    page = ta.page
+    ta.open("why-scale")
+    expect(page.locator("#group-text")).to_have_text("1 other answer like this one")
+    page.keyboard.press("1")
+    page.keyboard.press("g")
+    expect(page.locator("#student")).to_have_text("Name s03 (s03)")  # s02 was graded with its group
+    expect(page.locator("#where")).to_have_text("why-scale: 2 / 12 reviewed")
+    page.keyboard.press("p")
+    expect(page.locator("#student")).to_have_text("Name s02 (s02)")
+    page.click("#split")
+    expect(page.locator("#group")).to_be_hidden()
+    with Reviews.open(out) as rv:
+        assert [rv.manual_scores(sid)[0].score for sid in ("s01", "s02")] == [2.0, 2.0]
+        assert ["s02"] in rv.groups("why-scale") and ["s01"] in rv.groups("why-scale")
+    ta.check_clean()
 
 
 def test_hostile_answers_run_nothing(browser, served, tmp_path):
