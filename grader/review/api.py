@@ -68,10 +68,13 @@ def answers(s: Settings, question: str) -> dict:
 
 
 def answer(s: Settings, question: str, key: str) -> dict:
-    """One answer with its body rendered (sanitized HTML)."""
+    """One answer with its body rendered (sanitized HTML), its review and a model's suggestion (rubric item ids)."""
     with Reviews.open(s.out) as rv:
         a = _find(s, rv, question, key)
-    return {"key": key, "html": render_answer(a), "status": a.status, "note": a.note, "review": review_json(a.review)}
+    return {
+        "key": key, "html": render_answer(a), "status": a.status, "note": a.note, "review": review_json(a.review),
+        "to_review": a.to_review, "suggested": a.suggested,
+    }  # fmt: skip
 
 
 def save_review(s: Settings, body: SaveReview) -> dict:

@@ -110,4 +110,5 @@ def answer_json(a: AnswerRow, *, key: str, label: str, group: str, group_size: i
     return {
         "key": key, "label": label, "status": a.status, "note": a.note, "to_review": a.to_review,
         "review": review_json(a.review), "score": score(a.review, question), "group": group, "group_size": group_size,
+        "suggested": a.suggested,
     }  # fmt: skip

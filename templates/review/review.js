@@ -146,8 +146,10 @@
     const a = state.answers[state.index];
     const { status, data } = await call(`/api/answer?question=${enc(q.name)}&key=${enc(a.key)}`);
     if (status !== 200) return banner(data.error);
-    a.review = data.review;
-    state.form = formFrom(a.review);
+    Object.assign(a, { review: data.review, to_review: data.to_review, suggested: data.suggested });
+    const suggestion = a.to_review && a.suggested ? a.suggested : null;
+    state.form = formFrom(a.review, suggestion); // a model's suggestion comes pre-ticked, marked, never saved by itself
+    $("suggestion").hidden = !suggestion;
     $("where").textContent = `${q.name}: ${q.reviewed} / ${q.total} reviewed`;
     $("prompt").innerHTML = q.prompt_html; // rendered and sanitized by the server
     $("position").textContent = `${state.index + 1} of ${state.answers.length}`;
@@ -169,9 +171,9 @@
 
   // ------------------------------------------------------------------ the grading form
 
-  function formFrom(review) {
+  function formFrom(review, suggested = null) {
     return {
-      items: new Set(review ? review.items : []),
+      items: new Set(suggested || (review ? review.items : [])),
       adjustment: review ? review.adjustment : 0,
       comment: review ? review.comment : "",
     };
@@ -205,11 +207,17 @@
       el("label", { for: `item-${i}` }, box,
         el("kbd", { text: i < 9 ? String(i + 1) : "" }),
         el("span", { class: `points ${item.points < 0 ? "neg" : "pos"}`, text: signed(item.points) }),
-        el("span", { class: "text", text: item.text })),
+        el("span", { class: "text", text: item.text }),
+        ...(suggestedHere(item) ? [el("span", { class: "badge suggested", text: "suggested" })] : [])),
     );
     row.append(el("button", { type: "button", class: "edit", text: "edit", title: "edit this item for every answer",
       onclick: () => editItem(row, item) }));
     return row;
+  }
+
+  function suggestedHere(item) {
+    const a = state.answers[state.index];
+    return Boolean(a.to_review && a.suggested && a.suggested.includes(item.item));
   }
 
   function toggle(id, on) {

@@ -8,6 +8,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from grader.batch import suggestions
 from grader.batch.gradebook import Gradebook
 from grader.batch.reviews import Reviews
 from grader.grading.answers import collect_answers
@@ -225,3 +226,18 @@ def test_the_page_works_while_the_grader_holds_its_lock_and_records_a_resubmissi
         gb.record(run, fake_result("s10", {"greedy_next_token: random": True}), "fp2", answers)
         again = keys(c, "why-scale")["Name s10 (s10)"]
     assert again["to_review"] is True and again["review"]["version"] == 1  # reviewed, but another answer
+
+
+def test_a_models_suggestion_is_shown_apart_and_counts_only_once_a_ta_saves(tmp_path):
+    out = class_gradebook(tmp_path)
+    with Reviews.open(out) as rv:
+        suggestions.store(rv.db, "why-scale", "s08", rv.answer("why-scale", "s08").digest, ["2"], "test-model")
+    c = client(out)
+    listed = keys(c, "why-scale")["Name s08 (s08)"]
+    assert listed["suggested"] == ["2"] and listed["review"] is None and listed["to_review"]
+    shown = c.get(f"/api/answer?question=why-scale&key={listed['key']}").json()
+    assert (shown["suggested"], shown["to_review"]) == (["2"], True)
+    with Reviews.open(out) as rv:
+        assert rv.manual_scores("s08")[0].reviewed is False
+    body = {"question": "why-scale", "key": listed["key"], "items": ["1", "2"], "who": "ta", "base_version": 0}
+    assert post(c, "/api/review", body).json()["review"]["suggested"] == ["2"]  # what the TA had in front of them

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch import suggestions
 from grader.batch.reviews import Reviews
 from grader.review.serve import ReviewServer
 from tests.review.classbook import class_gradebook
@@ -171,6 +172,27 @@ def test_g_grades_a_group_alike_and_an_answer_can_be_split_off(browser, served):
     with Reviews.open(out) as rv:
         assert [rv.manual_scores(sid)[0].score for sid in ("s01", "s02")] == [2.0, 2.0]
         assert ["s02"] in rv.groups("why-scale") and ["s01"] in rv.groups("why-scale")
+    ta.check_clean()
+
+
+def test_a_models_suggestion_comes_pre_ticked_and_marked_and_a_save_confirms_it(browser, served):
+    server, out = served
+    with Reviews.open(out) as rv:
+        suggestions.store(rv.db, "causal-mask", "s01", rv.answer("causal-mask", "s01").digest, ["2"], "test-model")
+    ta = TA(browser, server, "ta-anna")
+    ta.open("causal-mask")
+    expect(ta.page.locator("#suggestion")).to_be_visible()
+    expect(ta.page.locator("#item-1")).to_be_checked()
+    expect(ta.page.locator(".rubric .item").nth(1).locator(".badge.suggested")).to_have_text("suggested")
+    with Reviews.open(out) as rv:
+        assert rv.answer("causal-mask", "s01").review is None  # nothing counts before a TA saves
+    ta.page.keyboard.press("1")
+    ta.page.keyboard.press("s")
+    expect(ta.page.locator("#student")).to_have_text("Name s02 (s02)")
+    expect(ta.page.locator("#suggestion")).to_be_hidden()
+    with Reviews.open(out) as rv:
+        review = rv.answer("causal-mask", "s01").review
+        assert (review.items, review.suggested) == (["2", "1"], ["2"])
     ta.check_clean()
 
 
