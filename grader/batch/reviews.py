@@ -112,8 +112,9 @@ class Reviews:
                 return q
         raise GraderError(f"no manual question named {name!r}")
 
-    def answers(self, question: str) -> list[AnswerRow]:
-        """Every current answer to ``question``, in student order, each with its review and group."""
+    def answers(self, question: str, *, grouped: bool = True) -> list[AnswerRow]:
+        """Every current answer to ``question``, in student order, each with its review and (``grouped``: the
+        costly part, difflib over pairs of answers) its group."""
         rows = self.db.execute(
             "SELECT a.*, coalesce(s.name, '') AS name FROM answers a LEFT JOIN students s USING (student_id) "
             "WHERE a.question = ? ORDER BY a.student_id",
@@ -125,13 +126,14 @@ class Reviews:
         for a in out:
             digest, items, _ = suggested.get(a.student_id, ("", None, ""))
             a.suggested = items if digest == a.digest else None
-        groups = group_answers([(a.student_id, a.text) for a in out], self._splits(question))
+        groups = group_answers([(a.student_id, a.text) for a in out], self._splits(question)) if grouped else {}
         for a in out:
-            a.group = groups[a.student_id]
+            a.group = groups.get(a.student_id, "")
         return out
 
     def answer(self, question: str, student_id: str) -> AnswerRow:
-        for a in self.answers(question):
+        """One answer, with its review (without its group)."""
+        for a in self.answers(question, grouped=False):
             if a.student_id == student_id:
                 return a
         raise GraderError(f"no answer of student {student_id!r} to {question!r}")

@@ -150,8 +150,9 @@ def _label(s: Settings, a: AnswerRow, n: int) -> str:
 
 
 def _by_key(s: Settings, rv: Reviews, question: str) -> dict[str, AnswerRow]:
+    """The question's answers by key, without their groups (grouping compares every pair: only the list needs it)."""
     rv.question(question)  # a clear error for an unknown question
-    return {student_key(s.secret, a.student_id): a for a in rv.answers(question)}
+    return {student_key(s.secret, a.student_id): a for a in rv.answers(question, grouped=False)}
 
 
 def _find(s: Settings, rv: Reviews, question: str, key: str) -> AnswerRow:

@@ -12,6 +12,7 @@
   const state = {
     who: localStorage.getItem(NAME_KEY) || "", question: null, answers: [], index: 0, form: null, busy: false,
     dirty: false, // the form differs from what is saved: leaving the answer asks first
+    stale: true, // the answer list must be fetched again (grouping it costs the server: not at every step)
   };
 
   function el(tag, props = {}, ...children) {
@@ -99,6 +100,7 @@
   }
 
   async function listQuestions() {
+    state.stale = true; // back at the list: the next question opened is fetched afresh
     const { status, data } = await call("/api/questions");
     if (status !== 200) return banner(data.error);
     $("where").textContent = "";
@@ -121,13 +123,16 @@
   }
 
   async function openQuestion(name, key) {
-    const { status, data } = await call(`/api/answers?question=${enc(name)}`);
-    if (status !== 200) {
-      banner(data.error);
-      return listQuestions();
+    if (state.stale || !state.question || state.question.name !== name) {
+      const { status, data } = await call(`/api/answers?question=${enc(name)}`);
+      if (status !== 200) {
+        banner(data.error);
+        return listQuestions();
+      }
+      state.question = data.question;
+      state.answers = data.answers;
+      state.stale = false;
     }
-    state.question = data.question;
-    state.answers = data.answers;
     if (!state.answers.length) {
       banner(`No answers to ${name} yet.`, "info");
       return listQuestions();
@@ -253,6 +258,7 @@
   function conflict(data) {
     const a = state.answers.find((x) => x.key === data.key) || state.answers[state.index];
     a.review = data.current; // a second save is based on what is stored now: it replaces it knowingly
+    state.stale = true; // others saved: the list (groups' versions) is fetched again on the next step
     const theirs = el("button", { type: "button", text: "Load theirs" });
     theirs.addEventListener("click", () => {
       state.form = formFrom(data.current);
@@ -305,6 +311,7 @@
     if (status === 409) return conflict(data);
     if (status !== 200) return banner(data.error);
     for (const m of members) saved(m, data.reviews[m.key]);
+    state.stale = true;
     banner(`Graded ${members.length} answers alike.`, "info");
     goToNextUnreviewed();
   });
@@ -313,6 +320,7 @@
     const a = state.answers[state.index];
     const { status, data } = await call("/api/split", { question: state.question.name, key: a.key, who: state.who });
     if (status !== 200) return banner(data.error);
+    state.stale = true;
     await openQuestion(state.question.name, a.key);
   });
 

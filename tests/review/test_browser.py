@@ -47,7 +47,7 @@ class TA:
 
     def __init__(self, browser, server: ReviewServer, name: str):
         self.origin = server.url.split("/?")[0] + "/"
-        self.outside, self.dialogs, self.errors = [], [], []
+        self.outside, self.dialogs, self.errors, self.requests = [], [], [], []
         self.context = browser.new_context(viewport={"width": 1280, "height": 800})
         self.context.route("**/*", self._gate)
         self.page = self.context.new_page()
@@ -60,6 +60,7 @@ class TA:
 
     def _gate(self, route):
         url = route.request.url
+        self.requests.append(url)
         if url.startswith((self.origin, "data:")):
             route.continue_()
         else:
@@ -116,6 +117,8 @@ def test_a_ta_grades_with_keyboard_and_clicks_edits_the_rubric_and_it_persists(b
     expect(page.locator(".rubric .item").nth(1)).to_contain_text("-0.5")
     expect(score).to_have_text("0.5 / 2")  # rescored at once
 
+    listed = [url for url in ta.requests if "/api/answers?" in url]
+    assert len(listed) == 1  # the list (grouped on the server: costly) once per question, not at every step
     page.reload()
     expect(student).to_have_text("Name s03 (s03)")  # the same answer, from the address
     expect(page.locator("#where")).to_have_text("why-scale: 3 / 12 reviewed")
