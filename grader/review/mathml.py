@@ -29,11 +29,10 @@ def latex_to_mathml(latex: str, *, display: bool) -> str:
     """``<math>`` markup for ``latex``, or an escaped ``<code>`` of it when it cannot be converted."""
     if len(latex) <= MAX_LATEX:
         try:
-            tree = ET.fromstring(convert(latex, display="block" if display else "inline"))
-        except Exception:  # noqa: BLE001 - latex2mathml raises many kinds on malformed input
-            tree = None
-        if tree is not None:
-            return ET.tostring(_rebuilt(tree), encoding="unicode", short_empty_elements=False)
+            tree = _rebuilt(ET.fromstring(convert(latex, display="block" if display else "inline")))
+            return ET.tostring(tree, encoding="unicode", short_empty_elements=False)
+        except Exception:  # latex2mathml raises many kinds on malformed input; RecursionError on deep nesting
+            pass
     code = ET.Element("code", {"class": "latex"})
     code.text = latex
     return ET.tostring(code, encoding="unicode")
@@ -49,5 +48,5 @@ def _rebuilt(node: ET.Element) -> ET.Element:
         return out
     out = ET.Element(tag, {k: v for k, v in node.attrib.items() if k in ATTRIBUTES})
     out.text, out.tail = node.text, node.tail
-    out.extend(_rebuilt(child) for child in node)
+    out.extend([_rebuilt(child) for child in node])
     return out

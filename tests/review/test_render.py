@@ -103,3 +103,9 @@ def test_a_5_mb_answer_renders_bounded():
 def test_many_formulas_are_bounded_too():
     html = render_markdown("$x$ " * 2_000)
     assert html.count("<math") == 500
+
+
+def test_deeply_nested_latex_is_shown_as_code_instead_of_failing():
+    nested = "{" * 900 + "x" + "}" * 900
+    assert latex_to_mathml(nested, display=False).startswith('<code class="latex">')
+    assert "<code" in render_markdown(f"${nested}$ and $x$") and "<math" in render_markdown(f"${nested}$ and $x$")
