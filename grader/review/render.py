@@ -51,8 +51,12 @@ def render_markdown(text: str) -> str:
 
 
 def render_answer(answer: AnswerRow) -> str:
-    """The answer's body for the page: Markdown rendered, or code and its outputs escaped, then its images."""
-    markdown = render_markdown(answer.text) if answer.kind == "markdown" else None
+    """The answer's body for the page: Markdown rendered, or code and its outputs escaped, then its images. Markdown
+    that fails to render (a parser bug on some input) is shown escaped, as code: the TA still sees the answer."""
+    try:
+        markdown = render_markdown(answer.text) if answer.kind == "markdown" else None
+    except Exception:  # noqa: BLE001 - never lose an answer to a renderer's failure
+        markdown = None
     images = [uri for uri in answer.images if DATA_IMAGE.fullmatch(uri)]
     return _template().render(
         markdown=Markup(markdown) if markdown is not None else None,  # sanitized above

@@ -104,6 +104,7 @@
     const { status, data } = await call("/api/questions");
     if (status !== 200) return banner(data.error);
     $("where").textContent = "";
+    if (!data.questions.length) banner("This gradebook has no written questions (nor manual parts) to review.", "info");
     $("question-list").replaceChildren(...data.questions.map((q) => el("li", {},
       el("a", { href: hashFor(q.name), class: "question-link" },
         el("strong", { text: q.name }), el("span", { class: "muted", text: ` ${number(q.points)} pts, ${q.kind}` })),

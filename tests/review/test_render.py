@@ -109,3 +109,14 @@ def test_deeply_nested_latex_is_shown_as_code_instead_of_failing():
     nested = "{" * 900 + "x" + "}" * 900
     assert latex_to_mathml(nested, display=False).startswith('<code class="latex">')
     assert "<code" in render_markdown(f"${nested}$ and $x$") and "<math" in render_markdown(f"${nested}$ and $x$")
+
+
+def test_markdown_that_fails_to_render_is_shown_escaped(monkeypatch):
+    import grader.review.render as render
+
+    def broken(text):
+        raise RecursionError("a parser bug")
+
+    monkeypatch.setattr(render, "render_markdown", broken)
+    html = render.render_answer(answer("<b>my answer</b>"))
+    assert "&lt;b&gt;my answer&lt;/b&gt;" in html and "<b>" not in html
