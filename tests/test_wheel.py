@@ -148,3 +148,39 @@ def test_a_course_repository_outside_the_grader_validates_releases_and_grades(in
     with open(tmp_path / "out" / "gradebook.csv", newline="") as file:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
     assert scores == {"correct": 2.0, "bug_sum_not_mean": 0.0, "untouched": 0.0}
+
+
+def test_written_answers_are_graded_and_the_review_page_serves_from_the_wheel(installed, tmp_path):
+    """02-attention's written answers through the installed grader: stored by `grade`, then the review page (its
+    template, script and style are package data) answers with the questions and their answers."""
+    import signal
+
+    import httpx
+
+    bin_folder, env = installed
+    attention = REPO / "assignments" / "02-attention"
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for name in ("correct", "bug_no_scaling", "bug_weights_swapped"):
+        shutil.copy(attention / "examples" / f"{name}.ipynb", submissions)
+    sandbox = [] if os.geteuid() == 0 and shutil.which("bwrap") else ["--no-sandbox"]
+    graded = run(
+        [bin_folder / "grader", "grade", attention, submissions, "--out", "out", "--quiet", *sandbox], tmp_path, env
+    )
+    assert "6 written answer(s) to review by hand" in graded.stdout, graded.stdout
+    server = subprocess.Popen(
+        [bin_folder / "grader", "review", "out"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = server.stdout.readline().split()[-1]
+        with httpx.Client(follow_redirects=True) as browser:
+            page = browser.get(url)
+            assert page.status_code == 200
+            base = url.split("?")[0]
+            for asset in ("review.js", "review.css"):
+                assert browser.get(f"{base}static/{asset}").status_code == 200, asset
+            questions = browser.get(f"{base}api/questions").json()
+            assert "no-mask" in str(questions) and "heads" in str(questions)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
