@@ -35,5 +35,9 @@ def test_blank_answers_form_one_group_and_a_split_answer_is_alone():
 
 
 def test_grouping_is_deterministic_in_student_order():
-    answers = {"s3": "The same answer, said once.", "s1": "the same answer, said once", "s2": "The same answer said once."}
+    answers = {
+        "s3": "The same answer, said once.",
+        "s1": "the same answer, said once",
+        "s2": "The same answer said once.",
+    }
     assert set(group_answers(list(answers.items())).values()) == {"s3"}  # the first in the order given

@@ -230,3 +230,57 @@ def test_hostile_answers_run_nothing(browser, served, tmp_path):
     assert shot.stat().st_size > 10_000
     assert page.evaluate("typeof window.__pwned") == "undefined"
     ta.check_clean()
+
+
+def test_the_course_batch_graded_through_the_page_reaches_the_exports_and_reports(browser, tmp_path):
+    """02-attention's ten examples graded in real kernels, one answer graded on the page, then `grader export`:
+    the student's total, the Moodle-style CSV column and the feedback report hold the TA's points."""
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+    from tests.batch.helpers import sandbox_args
+    from tests.helpers import REPO
+
+    attention = REPO / "assignments" / "02-attention"
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for path in (attention / "examples").glob("*.ipynb"):
+        shutil.copy(path, subs / path.name)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader.cli", "grade", attention, subs, "--out", out, "--quiet", *sandbox_args()]
+    graded = subprocess.run(command, capture_output=True, text=True, timeout=600)  # its own event loop
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    server = ReviewServer(out)
+    server.start()
+    try:
+        ta = TA(browser, server, "ta-anna")
+        page = ta.page
+        page.click("text=no-mask")
+        ids = sorted(p.stem for p in subs.glob("*.ipynb"))
+        expect(page.locator("#student")).to_have_text(ids[0])
+        for sid in ids[1 : ids.index("correct") + 1]:  # students in id order, one key press each
+            page.keyboard.press("n")
+            expect(page.locator("#student")).to_have_text(sid)
+        expect(page.locator("#answer")).to_contain_text("copy it")
+        page.keyboard.press("1")
+        page.keyboard.press("2")
+        page.keyboard.press("c")
+        page.keyboard.type("Both halves: training and generation.")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#student")).not_to_have_text("correct")
+        ta.check_clean()
+    finally:
+        server.stop()
+    exported = CliRunner().invoke(app, ["export", str(out), "--format", "csv", "--format", "moodle-feedback"])
+    assert exported.exit_code == 0, exported.output
+    automatic = json.loads((out / "results" / "correct.json").read_text())["score"]
+    rows = {r["student_id"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert float(rows["correct"]["no-mask"]) == 2.0
+    assert float(rows["correct"]["score"]) == automatic + 2.0
+    report = (out / "reports" / "correct.html").read_text()
+    assert "Both halves: training and generation." in report and "Generation: the future tokens" in report
