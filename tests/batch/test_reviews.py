@@ -185,3 +185,40 @@ def test_a_written_question_added_after_grading_gets_the_answers_without_regradi
     with Reviews.open(out) as rv:
         assert [(a.student_id, a.text) for a in rv.answers("why-scale")] == [("s1", "An answer.")]
     assert attempts == 2
+
+
+def test_a_code_questions_manual_part_shows_the_ta_the_cell_that_defines_the_function(tmp_path):
+    from grader.assignment.manual import ManualQuestion, manual_name
+
+    style = ManualQuestion(manual_name("top_k_filter"), "function", 1.0, "Vectorized: no loop over the vocabulary", ())
+    assert style.function == "top_k_filter"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("def top_k_filter(logits, k):\n    raise NotImplementedError"),
+        nbformat.v4.new_code_cell("import torch\n\ndef top_k_filter(logits, k):\n    return logits.topk(k)"),
+        nbformat.v4.new_code_cell("print(top_k_filter(x, 2))"),
+    ]
+    nbformat.write(nb, tmp_path / "f.ipynb")
+    answer = collect_answers(tmp_path / "f.ipynb", [style])[0]
+    assert (answer.status, answer.text) == ("ok", nb.cells[1].source)  # the last definition is the one graded
+    nb.cells = nb.cells[2:]
+    nbformat.write(nb, tmp_path / "f.ipynb")
+    missing = collect_answers(tmp_path / "f.ipynb", [style])[0]
+    assert missing.status == "missing" and "top_k_filter" in missing.note
+
+
+def test_the_spec_reads_a_manual_part_and_counts_its_points():
+    from grader.assignment.spec import AssignmentSpec
+
+    spec = AssignmentSpec.model_validate(
+        {
+            "id": "x", "title": "t", "notebook": "n.ipynb", "reference": "ref",
+            "questions": [{
+                "function": "f", "points": 2, "cases": [{"name": "c"}],
+                "manual": {"points": 1, "prompt": "Vectorized", "rubric": [{"points": 1, "text": "no loop"}]},
+            }],
+            "written": [{"id": "why", "points": 2}],
+        }
+    )  # fmt: skip
+    assert (spec.max_score, spec.manual_points) == (5.0, 3.0)
+    assert spec.questions[0].manual.rubric[0].id == "1"
