@@ -12,6 +12,7 @@ tensors). No pickle, no code.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def save_bundle(plan: GradingPlan, folder: Path) -> None:
     """Write the plan's cases as a test bundle; refuses a plan that still has hidden cases."""
     if any(c.hidden for q in plan.questions for c in q.cases):
         raise ReleaseError("refusing to write hidden cases into a bundle; call plan.public() first")
+    json_bytes, tensor_bytes = encode_plan(plan)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / BUNDLE_JSON).write_bytes(json_bytes)
+    (folder / BUNDLE_TENSORS).write_bytes(tensor_bytes)
+
+
+def encode_plan(plan: GradingPlan) -> tuple[bytes, bytes]:
+    """The plan as a bundle's two files' bytes (JSON, safetensors). Hidden cases are kept, marked ``"hidden"``:
+    only :func:`save_bundle` refuses them (a release); a cluster's workers, the staff's machines, get them."""
     body = {
         "assignment": plan.assignment,
         "title": plan.title,
@@ -114,30 +124,41 @@ def save_bundle(plan: GradingPlan, folder: Path) -> None:
                 "points": q.points,
                 "description": q.description,
                 "hidden_cases": q.hidden_cases,
-                "cases": [
-                    {
-                        "name": c.name,
-                        "compare": c.compare.model_dump(),
-                        "weight": c.weight,
-                        "args": c.args,
-                        "expected": c.expected,
-                    }
-                    for c in q.cases
-                ],
+                "cases": [_case_body(c) for c in q.cases],
             }
             for q in plan.questions
         ],
     }
-    json_bytes, tensor_bytes = wire.dumps(body, plain={"assets": sorted(plan.assets)})
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / BUNDLE_JSON).write_bytes(json_bytes)
-    (folder / BUNDLE_TENSORS).write_bytes(tensor_bytes)
+    return wire.dumps(body, plain={"assets": sorted(plan.assets)})
+
+
+def _case_body(c: CasePlan) -> dict:
+    body = {
+        "name": c.name,
+        "compare": c.compare.model_dump(),
+        "weight": c.weight,
+        "args": c.args,
+        "expected": c.expected,
+    }
+    if c.hidden:  # only then: a public bundle's bytes stay as they were before hidden cases could be encoded
+        body["hidden"] = True
+    return body
 
 
 def load_bundle(folder: Path, assets_folder: Path | None = None) -> GradingPlan:
     """Read a bundle written by :func:`save_bundle`; assets are looked up in ``assets_folder/<name>``."""
     try:
-        body = wire.loads((folder / BUNDLE_JSON).read_bytes(), (folder / BUNDLE_TENSORS).read_bytes())
+        json_bytes, tensor_bytes = (folder / BUNDLE_JSON).read_bytes(), (folder / BUNDLE_TENSORS).read_bytes()
+    except FileNotFoundError as exc:
+        raise ReleaseError(f"{folder}: no test bundle here ({exc.filename} is missing)") from None
+    assets_folder = assets_folder or folder.parent / "assets"
+    return decode_plan(json_bytes, tensor_bytes, lambda name: assets_folder / name, str(folder / BUNDLE_JSON))
+
+
+def decode_plan(json_bytes: bytes, tensor_bytes: bytes, asset: Callable[[str], Path], where: str) -> GradingPlan:
+    """The plan :func:`encode_plan` made these bytes from; ``asset(name)`` is where each asset is here."""
+    try:
+        body = wire.loads(json_bytes, tensor_bytes)
         questions = [
             QuestionPlan(
                 q["function"],
@@ -148,6 +169,7 @@ def load_bundle(folder: Path, assets_folder: Path | None = None) -> GradingPlan:
                         _COMPARE.validate_python(c["compare"]),
                         c["args"],
                         c["expected"],
+                        hidden=c.get("hidden", False) is True,
                         weight=float(c["weight"]),
                     )
                     for c in q["cases"]
@@ -157,17 +179,14 @@ def load_bundle(folder: Path, assets_folder: Path | None = None) -> GradingPlan:
             )
             for q in body["questions"]
         ]
-        assets = {name: (assets_folder or folder.parent / "assets") / name for name in body["assets"]}
         return GradingPlan(
             body["assignment"],
             body["title"],
             body["version"],
             Limits(**body["limits"]),
             questions,
-            assets,
+            {name: asset(name) for name in body["assets"]},
             body["provenance"],
         )
-    except FileNotFoundError as exc:
-        raise ReleaseError(f"{folder}: no test bundle here ({exc.filename} is missing)") from None
     except (wire.WireError, KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise ReleaseError(f"{folder / BUNDLE_JSON}: not a valid test bundle: {exc}") from None
+        raise ReleaseError(f"{where}: not a valid test bundle: {exc}") from None

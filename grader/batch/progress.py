@@ -42,6 +42,8 @@ class BatchProgress:
         self.failed += r.status != "graded"
         self.bar.update(self.task, advance=1, failed=self.failed)
         line = f"{r.student_id}: {r.score:.4g}/{r.max_score:.4g} ({r.status}, {r.seconds:.1f} s)"
+        if r.provenance.get("worker"):  # graded on a cluster (grader.cluster)
+            line += f" on {r.provenance['worker']}"
         if r.status != "graded":
             line += f": {r.message[:200]}"
         line = printable(line)  # ids and messages come from submissions

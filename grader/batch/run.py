@@ -74,6 +74,21 @@ class Task:
     reason: str  # why it is graded in this run: new, regrade, changed, retry
 
 
+class Pool(Protocol):
+    """What grades a batch's tasks (:func:`grader.batch.pool.run_pool` has this signature): ``commit`` is called
+    with each task and its result, as soon as it is ready, on the caller's event loop."""
+
+    async def __call__(
+        self,
+        plan: GradingPlan,
+        tasks: list[Task],
+        submission: Callable[[Task], Submission],
+        launcher: Launcher,
+        jobs: int,
+        commit: Callable[[Task, SubmissionResult], None],
+    ) -> None: ...
+
+
 class Observer(Protocol):
     """Hooks for a progress display: the work planned, then each finished submission."""
 
@@ -115,10 +130,16 @@ class ClassBatch:
     def __exit__(self, *exc) -> None:
         self.gb.close()
 
-    async def grade(self, plan: GradingPlan, launcher: Launcher, observer: Observer | None = None) -> BatchSummary:
-        """Grade the tasks with ``plan``, committing each result at once; then write the class files."""
-        from grader.batch.pool import run_pool  # imports torch (the judges): only when there is work
+    async def grade(
+        self, plan: GradingPlan, launcher: Launcher, observer: Observer | None = None, pool: Pool | None = None
+    ) -> BatchSummary:
+        """Grade the tasks with ``plan``, committing each result at once; then write the class files. ``pool``
+        grades them (default: :func:`grader.batch.pool.run_pool`, kernels on this machine; a cluster passes its
+        own); ``launcher.name`` is the isolation the run records."""
         from grader.grading.answers import collect_answers
+
+        if pool is None:
+            from grader.batch.pool import run_pool as pool  # imports torch (the judges): only when there is work
 
         bound = self.gb.assignment()
         if bound and plan.groundtruth_key != bound.groundtruth:
@@ -139,7 +160,7 @@ class ClassBatch:
             if observer:
                 observer.done(result)
 
-        await run_pool(plan, self.tasks, lambda t: t.sub, launcher, self.jobs, commit)
+        await pool(plan, self.tasks, lambda t: t.sub, launcher, self.jobs, commit)
         return self._finish(counts, launcher.name)
 
     def finish_without_grading(self) -> BatchSummary:

@@ -27,6 +27,11 @@ def grade(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar: one log line per submission."),
     no_fast_start: bool = NO_FAST_START,
+    cluster: str = typer.Option(
+        None,
+        "--cluster",
+        help="Grade on Dask workers: local:N (N worker processes here) or tcp://HOST:PORT (a running scheduler).",
+    ),
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
     Resumable: a rerun grades only what is not graded yet."""
@@ -41,6 +46,10 @@ def grade(
 
     settings = BatchSettings(jobs=jobs, regrade=regrade, only=student)
     try:  # everything that may refuse comes first: no kernel is started, no model loaded, before it passed
+        if cluster:
+            from grader.cluster.connect import check_address  # imports distributed: only with --cluster
+
+            check_address(cluster)
         spec = load_assignment(assignment)
         intake = load_submissions(submissions, Path(spec.spec.notebook).name, out / "unpacked")
         if not intake.submissions:
@@ -56,30 +65,60 @@ def grade(
         if not batch.tasks:
             _print_summary(batch.finish_without_grading(), out)
             return
-        _grade_tasks(batch, spec, out, quiet, no_sandbox, no_fast_start)
+        if cluster:
+            _grade_on_cluster(batch, spec, out, quiet, cluster, no_sandbox, no_fast_start)
+        else:
+            _grade_tasks(batch, spec, out, quiet, no_sandbox, no_fast_start)
 
 
 def _grade_tasks(batch, spec, out: Path, quiet: bool, no_sandbox: bool, no_fast_start: bool) -> None:
     """Start the kernels (a zygote imports torch meanwhile), build the plan, grade what ``batch`` left to grade."""
-    import asyncio
-
     from grader.assignment.assets import asset_paths
-    from grader.assignment.groundtruth import build_plan
-    from grader.assignment.gtsources import cache_folder
 
     try:
         launcher_ready = start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)
-        plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
-        console.print(str(plan.groundtruth))
+        plan = _plan(spec, out)
         launcher, notice = launcher_ready()
     except GraderError as exc:
         fail(exc)
     console.print(notice)
+    _run(quiet, lambda progress: batch.grade(plan, launcher, progress), out)
+
+
+def _grade_on_cluster(batch, spec, out: Path, quiet: bool, address: str, no_sandbox: bool, no_fast_start: bool):
+    """Build the plan here (its ground truth computed once), grade what ``batch`` left to grade on Dask workers."""
+    from grader.cluster.run import ClusterSettings, grade_on_cluster
+
+    try:
+        plan = _plan(spec, out)
+    except GraderError as exc:
+        fail(exc)
+    settings = ClusterSettings(address, require_sandbox=not no_sandbox, fast_start=not no_fast_start)
+
+    def say(line: str) -> None:
+        console.print(untrusted(line), soft_wrap=True)
+
+    _run(quiet, lambda progress: grade_on_cluster(batch, spec, plan, settings, progress, say), out)
+
+
+def _plan(spec, out: Path):
+    from grader.assignment.groundtruth import build_plan
+    from grader.assignment.gtsources import cache_folder
+
+    plan = build_plan(spec, cache_dir=cache_folder(out))  # OUT/.groundtruth: computed once
+    console.print(str(plan.groundtruth))
+    return plan
+
+
+def _run(quiet: bool, grading, out: Path) -> None:
+    """Run ``grading(progress)`` (a coroutine) under the progress display; print the summary."""
+    import asyncio
+
     from grader.batch.progress import BatchProgress
 
     with BatchProgress(console, quiet) as progress:
         try:
-            summary = asyncio.run(batch.grade(plan, launcher, progress))
+            summary = asyncio.run(grading(progress))
         except GraderError as exc:  # the machine, not a submission: e.g. no kernel can start at all
             fail(exc)
         except KeyboardInterrupt:

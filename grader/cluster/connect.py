@@ -1,0 +1,55 @@
+"""The Dask client of a cluster run: a LocalCluster of N worker processes (``local:N``, bound to 127.0.0.1) or an
+existing scheduler (``tcp://HOST:PORT``; ``tls://HOST:PORT`` with the certificates of Dask's security config)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from distributed import Client, LocalCluster
+
+from grader.errors import GraderError
+
+CONNECT_S = 30  # how long to try reaching a scheduler before saying it cannot be reached
+ALLOWED_FAILURES = 1  # a task is retried after its worker died once; the second death is the student's error
+_LOCAL = re.compile(r"local:([1-9][0-9]{0,3})")
+
+
+@asynccontextmanager
+async def connect(address: str) -> AsyncIterator[Client]:
+    """A connected asynchronous client for ``address``; the scheduler retries a task once after its worker died."""
+    check_address(address)
+    if match := _LOCAL.fullmatch(address):
+        async with (
+            LocalCluster(
+                n_workers=int(match[1]),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                asynchronous=True,
+            ) as cluster,
+            Client(cluster, asynchronous=True) as client,
+        ):
+            await client.run_on_scheduler(allow_failures, ALLOWED_FAILURES)
+            yield client
+        return
+    try:
+        client = await Client(address, asynchronous=True, timeout=CONNECT_S)
+    except (OSError, TimeoutError) as exc:
+        raise GraderError(f"--cluster {address}: cannot reach the scheduler ({exc})") from None
+    async with client:
+        await client.run_on_scheduler(allow_failures, ALLOWED_FAILURES)
+        yield client
+
+
+def check_address(address: str) -> None:
+    """Refuse an address that names no cluster, before anything is computed."""
+    if not (_LOCAL.fullmatch(address) or address.startswith(("tcp://", "tls://"))):
+        raise GraderError(f"--cluster {address!r}: expected local:N, tcp://HOST:PORT or tls://HOST:PORT")
+
+
+def allow_failures(count: int, dask_scheduler=None) -> None:
+    """Run on the scheduler: KilledWorker once a task's workers died ``count`` + 1 times (Dask's default is 3)."""
+    dask_scheduler.allowed_failures = count

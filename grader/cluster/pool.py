@@ -1,0 +1,137 @@
+"""The orchestrator's side of a cluster run: one Dask task per submission, each result committed once.
+
+:class:`ClusterPool` replaces :func:`grader.batch.pool.run_pool` in :meth:`grader.batch.run.ClassBatch.grade`.
+A task carries the notebook's bytes, the student id and the plan's hash (the plan itself reached each worker
+once, with the plugin); it needs one :data:`~grader.cluster.plugin.RESOURCE`, so only a worker that passed its
+checks runs it. At most :attr:`ClusterPool.window` tasks are submitted at once, so what the orchestrator (and
+the scheduler) hold does not grow with the class.
+
+Faults: a worker that dies mid-task makes the scheduler run the task elsewhere; its result still arrives once,
+and is committed once. A task whose worker died twice (``allowed-failures``, set to 1 by
+:func:`grader.cluster.connect.connect`) ends in ``KilledWorker``: that student's result is an "error" and the batch
+goes on. A lost scheduler cancels every task: the run stops with one line; what was committed stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from distributed import Client, Future
+from distributed.scheduler import KilledWorker
+
+from grader.batch.intake import Submission
+from grader.batch.pool import not_graded
+from grader.cluster.plugin import RESOURCE, grade_here, worker_status
+from grader.errors import GraderError
+from grader.grading.results import SubmissionResult
+
+POLL_S = 5.0  # how often the workers are asked whether they are ready (new ones join, refused ones are named)
+
+
+@dataclass
+class Workers:
+    """What the orchestrator knows of the workers: who is ready (with slots), who was refused and why."""
+
+    address: str
+    say: Callable[[str], None]
+    ready: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    there: int = 0  # workers that answered the latest poll
+
+    async def poll(self, client: Client) -> None:
+        """Ask every worker; say each newly ready or refused worker once."""
+        answers = await client.run(worker_status, on_error="return")
+        self.there = len(answers)
+        for worker, status in sorted(answers.items()):
+            if isinstance(status, BaseException):
+                continue  # gone meanwhile, or still registering: asked again at the next poll
+            if status["state"] == "ready" and worker not in self.ready:
+                self.ready[worker] = status["slots"]
+                self.say(f"worker {worker}: {status['slots']} slot(s); {status['notice']}")
+            elif status["state"] == "refused" and self.refused.get(worker) != status["refusal"]:
+                self.refused[worker] = status["refusal"]
+                self.say(f"worker {worker}: {status['refusal']}")
+        for gone in set(self.ready) - set(answers):
+            del self.ready[gone]
+
+    def refusals(self) -> str:
+        return "; ".join(f"worker {w}: {why}" for w, why in sorted(self.refused.items()))
+
+
+class ClusterPool:
+    """A :class:`grader.batch.run.Pool` that grades on the cluster of ``client``."""
+
+    def __init__(self, client: Client, plan_hash: str, workers: Workers):
+        self.client, self.plan_hash, self.workers = client, plan_hash, workers
+
+    @property
+    def window(self) -> int:
+        """Tasks submitted at once: enough to keep every slot busy while results come back."""
+        return max(8, 2 * sum(self.workers.ready.values()))
+
+    async def __call__(self, plan, tasks, submission: Callable[..., Submission], launcher, jobs: int, commit) -> None:
+        pending, running = iter(tasks), {}
+        committed = 0
+        try:
+            while True:
+                while len(running) < self.window and (task := next(pending, None)) is not None:
+                    sub = submission(task)
+                    if sub.problem:  # nothing to run: as the local pool does
+                        commit(task, not_graded(plan, sub.student_id, sub.status, sub.problem, launcher))
+                        continue
+                    running[asyncio.ensure_future(self._outcome(self._submit(sub)))] = (task, sub)
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED)
+                for finished in done:
+                    task, sub = running.pop(finished)
+                    commit(task, self._result(plan, sub, launcher, *finished.result(), committed))
+                    committed += 1
+                if not done:
+                    await self.workers.poll(self.client)
+        finally:
+            for waiting in running:
+                waiting.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def _submit(self, sub: Submission) -> Future:
+        notebook = sub.notebook.read_bytes() if sub.notebook.is_file() else b""
+        return self.client.submit(
+            grade_here, self.plan_hash, sub.student_id, notebook, resources={RESOURCE: 1}, pure=False
+        )
+
+    @staticmethod
+    async def _outcome(future: Future) -> tuple[str, object]:
+        """("ok", the result's JSON), ("error", the exception), or ("cancelled", why); releases the future."""
+        try:
+            return "ok", await future
+        except asyncio.CancelledError:
+            if future.status != "cancelled":
+                raise  # this waiter was cancelled, not the task
+            return "cancelled", future
+        except Exception as exc:
+            return "error", exc
+        finally:
+            future.release()
+
+    def _result(self, plan, sub: Submission, launcher, kind: str, value, committed: int) -> SubmissionResult:
+        if kind == "cancelled" or (kind == "error" and self.client.status != "running"):
+            raise GraderError(
+                f"the scheduler at {self.workers.address} is gone (or cancelled the work); {committed} result(s) "
+                "of this run are committed and kept: rerun the same command to grade the rest"
+            )
+        if kind == "error" and isinstance(value, KilledWorker):
+            message = (
+                "grader error: grading this submission stopped its worker twice (killed or lost), "
+                "so it is not tried again"
+            )
+            result = not_graded(plan, sub.student_id, "error", message, launcher)
+        elif kind == "error":
+            raise value if isinstance(value, GraderError) else GraderError(f"a cluster task failed: {value!r}")
+        else:
+            result = SubmissionResult.model_validate(value)
+        if sub.note:
+            result.notes.insert(0, sub.note)
+        return result

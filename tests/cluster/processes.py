@@ -1,0 +1,95 @@
+"""Real Dask processes for the cluster tests: a ``dask scheduler`` and ``dask worker``s on 127.0.0.1, started with
+this checkout (or another copy of the grader) on their PYTHONPATH, killed at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from distributed import Client
+
+from reference.models import cache_dir
+from tests.helpers import REPO
+
+STARTUP_S = 120  # only a bound on waiting for a process to come up (a broken one fails the test instead of hanging)
+
+
+class DaskProcesses:
+    """A scheduler and its workers, each a child process with its log in ``folder``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.address = ""
+
+    def __enter__(self) -> DaskProcesses:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # the worker's whole group: its zygote and kernels too
+                proc.wait()
+
+    def scheduler(self) -> str:
+        info = self.folder / "scheduler.json"
+        self._start(
+            "scheduler",
+            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
+            + ["--no-dashboard", "--scheduler-file", str(info)],
+            self._env(REPO),
+        )
+        deadline = time.monotonic() + STARTUP_S
+        while not info.is_file() or not info.read_text().strip():
+            assert time.monotonic() < deadline and self.procs["scheduler"].poll() is None, self.log("scheduler")
+            time.sleep(0.2)
+        self.address = json.loads(info.read_text())["address"]
+        return self.address
+
+    def worker(self, name: str, pythonpath: Path = REPO, user: int | None = None) -> None:
+        """Start worker ``name`` (one slot, no nanny: its process is the worker); ``user``: run it as that uid."""
+        scratch = self.folder / f"{name}-scratch"
+        scratch.mkdir()
+        env = self._env(pythonpath, home=scratch)
+        command = ["distributed.cli.dask_worker", self.address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"]
+        command += ["--no-dashboard", "--name", name, "--local-directory", str(scratch)]
+        prefix = []
+        if user is not None:
+            os.chown(scratch, user, user)
+            prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+        self._start(name, command, env, prefix)
+
+    def wait_for_workers(self, count: int) -> dict[str, str]:
+        """Wait until ``count`` workers are connected; {name: address}."""
+        with Client(self.address, timeout=STARTUP_S) as client:
+            client.wait_for_workers(count, timeout=STARTUP_S)
+            return {w["name"]: addr for addr, w in client.scheduler_info(n_workers=-1)["workers"].items()}
+
+    def kill(self, name: str) -> None:
+        os.killpg(self.procs[name].pid, signal.SIGKILL)
+        self.procs[name].wait()
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def _start(self, name: str, args: list[str], env: dict, prefix: list[str] = ()) -> None:
+        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 (the child keeps it)
+        command = [*prefix, sys.executable, "-m", *args]
+        self.procs[name] = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    @staticmethod
+    def _env(pythonpath: Path, home: Path | None = None) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DASK_", "PYTEST_"))}
+        env.update(PYTHONPATH=str(pythonpath), LLM_COURSE_CACHE=str(cache_dir()), HF_HUB_OFFLINE="1")
+        env["TRANSFORMERS_OFFLINE"] = "1"
+        if home is not None:
+            env["HOME"] = str(home)  # not TMPDIR: kernels' IPC socket paths must stay short
+        return env

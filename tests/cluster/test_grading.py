@@ -1,0 +1,75 @@
+"""Grading on a real Dask cluster (a ``dask scheduler`` and two ``dask worker`` processes, or ``local:N``) gives
+each student exactly the points local grading gives, records the worker, and keeps the gradebook's guarantees."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from grader.authoring.examples import example_notebooks, expected_points
+from grader.cli import app
+from grader.grading.results import SubmissionResult
+from tests.cluster.conftest import SAMPLING, grade, submissions
+
+pytestmark = pytest.mark.slow
+
+
+def attempts(out) -> dict[str, int]:
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        return dict(db.execute("SELECT student_id, count(*) FROM attempts GROUP BY student_id").fetchall())
+
+
+def points(result: SubmissionResult) -> dict[str, float]:
+    return {q.name: round(q.score, 6) for q in result.questions}
+
+
+def expected(plan, example: str, table: dict) -> dict[str, float]:
+    """The points ``examples/expected.toml`` gives ``example`` (what local grading is tested to give)."""
+    return {q.function: round(float(table.get(example, {}).get(q.function, q.points)), 6) for q in plan.questions}
+
+
+def test_examples_get_the_points_of_local_grading(dask, sampling, sampling_plan, tmp_path):
+    table = expected_points(sampling)
+    names = {name: name for name in example_notebooks(sampling)}
+    subs = submissions(tmp_path / "subs", names)
+    dask.scheduler()
+    dask.worker("w1")
+    dask.worker("w2")
+    workers = set(dask.wait_for_workers(2).values())
+    out = tmp_path / "out"
+
+    summary = grade(sampling, sampling_plan, subs, out, dask.address)
+
+    assert summary.graded_now == len(names) and attempts(out) == dict.fromkeys(names, 1)
+    for name in names:
+        result = SubmissionResult.load(out / "results" / f"{name}.json")
+        assert result.status == "graded", name
+        assert points(result) == expected(sampling_plan, name, table), name
+        assert result.provenance["worker"] in workers
+        assert result.isolation in ("zygote", "bubblewrap")  # sandboxed, as local grading on this machine
+    assert {json.loads((out / "results" / f"{n}.json").read_text())["provenance"]["worker"] for n in names} == workers
+
+
+def test_local_cluster_from_the_command_line(tmp_path):
+    subs = submissions(tmp_path / "subs", {"alice": "correct", "bob": "bug_greedy_float"})
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "local:2", "-q"])
+    assert run.exit_code == 0, run.output
+    assert "alice: 12/12 (graded" in run.output and "bob: 11/12 (graded" in run.output
+    assert run.output.count("1 slot(s); sandbox: bubblewrap") == 2
+    assert attempts(out) == {"alice": 1, "bob": 1}
+    assert (out / "summary.html").is_file()
+
+    again = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "local:2"])
+    assert again.exit_code == 0 and "nothing to grade" in again.output  # resumes as local grading does
+
+
+def test_an_unknown_cluster_address_is_one_line(tmp_path):
+    subs = submissions(tmp_path / "subs", {"alice": "correct"})
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "nowhere:1"])
+    assert run.exit_code == 1
+    assert "--cluster 'nowhere:1': expected local:N, tcp://HOST:PORT or tls://HOST:PORT" in run.output
