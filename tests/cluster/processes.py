@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ class DaskProcesses:
     def __init__(self, folder: Path):
         self.folder = folder
         self.procs: dict[str, subprocess.Popen] = {}
+        self.scratch: list[Path] = []  # folders outside ``folder``, removed at the end
         self.address = ""
 
     def __enter__(self) -> DaskProcesses:
@@ -35,9 +38,11 @@ class DaskProcesses:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)  # the worker's whole group: its zygote and kernels too
                 proc.wait()
+        for folder in self.scratch:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def scheduler(self) -> str:
-        info = self.folder / "scheduler.json"
+        info = self.folder / f"scheduler-{len(self.procs)}.json"  # a second scheduler has its own
         self._start(
             "scheduler",
             ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
@@ -54,7 +59,10 @@ class DaskProcesses:
     def worker(self, name: str, pythonpath: Path = REPO, user: int | None = None) -> None:
         """Start worker ``name`` (one slot, no nanny: its process is the worker); ``user``: run it as that uid."""
         scratch = self.folder / f"{name}-scratch"
-        scratch.mkdir()
+        if user is not None:  # pytest's folders are root's alone: this worker's is outside them
+            scratch = Path(tempfile.mkdtemp(prefix=f"grader-test-{name}-"))
+            self.scratch.append(scratch)
+        scratch.mkdir(exist_ok=True)
         env = self._env(pythonpath, home=scratch)
         command = ["distributed.cli.dask_worker", self.address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"]
         command += ["--no-dashboard", "--name", name, "--local-directory", str(scratch)]
@@ -62,7 +70,7 @@ class DaskProcesses:
         if user is not None:
             os.chown(scratch, user, user)
             prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
-        self._start(name, command, env, prefix)
+        self._start(name, command, env, prefix, cwd=scratch)
 
     def wait_for_workers(self, count: int) -> dict[str, str]:
         """Wait until ``count`` workers are connected; {name: address}."""
@@ -77,11 +85,12 @@ class DaskProcesses:
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
 
-    def _start(self, name: str, args: list[str], env: dict, prefix: list[str] = ()) -> None:
+    def _start(self, name: str, args: list[str], env: dict, prefix: list[str] = (), cwd: Path | None = None) -> None:
+        """Start ``python -m ARGS`` in ``cwd`` (not the checkout: ``-m`` puts the working folder first on sys.path)."""
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 (the child keeps it)
         command = [*prefix, sys.executable, "-m", *args]
         self.procs[name] = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd or self.folder
         )
         log.close()
 

@@ -1,0 +1,56 @@
+"""Workers that may not grade are refused, named, and get no work: one with another version of the grader (its
+own copy on its PYTHONPATH, one file changed) and one that cannot sandbox (not root: bubblewrap needs root)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from grader.cluster.facts import code_digest
+from grader.errors import GraderError
+from grader.grading.results import SubmissionResult
+from tests.cluster.conftest import grade, submissions
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
+NOBODY = 65534
+
+
+def other_version(folder):
+    """A copy of this grader with one line added: another version, as a worker not updated would run."""
+    for package in ("grader", "reference"):
+        shutil.copytree(REPO / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(folder / "grader" / "errors.py", "a") as f:
+        f.write("# another version\n")
+    return folder
+
+
+def test_refused_workers_are_named_with_why_and_never_grade(dask, sampling, sampling_plan, tmp_path):
+    subs = submissions(tmp_path / "subs", {"alice": "correct", "bob": "hello_world"})
+    out = tmp_path / "out"
+    dask.scheduler()
+    dask.worker("old", pythonpath=other_version(tmp_path / "other"))
+    dask.worker("nobody", user=NOBODY)
+    workers = dask.wait_for_workers(2)
+
+    with pytest.raises(GraderError) as refused:
+        grade(sampling, sampling_plan, subs, out, dask.address, said=[])
+    message = str(refused.value)
+    assert message.startswith(f"no worker of {dask.address} may grade: ")
+    assert f"worker {workers['old']}: another version: grader code " in message
+    assert f" here, {code_digest()} on the orchestrator" in message
+    assert f"worker {workers['nobody']}: cannot sandbox submissions (must run as root" in message
+    assert "or grade with --no-sandbox" in message
+
+    dask.worker("good")  # a worker that may grade joins: it grades the class, the others still nothing
+    workers = dask.wait_for_workers(3)
+    said = []
+    summary = grade(sampling, sampling_plan, subs, out, dask.address, said=said)
+
+    assert summary.graded_now == 2
+    for student in ("alice", "bob"):
+        assert SubmissionResult.load(out / "results" / f"{student}.json").provenance["worker"] == workers["good"]
+    assert any(line.startswith(f"worker {workers['old']}: another version: grader code ") for line in said)
+    assert any(line.startswith(f"worker {workers['nobody']}: cannot sandbox submissions") for line in said)
+    assert any(line.startswith(f"worker {workers['good']}: 1 slot(s); sandbox: bubblewrap") for line in said)
