@@ -44,9 +44,13 @@ def code_digest() -> str:
     """sha256 (16 hex digits) over the grader's and the reference's Python files and the report templates."""
     import reference
 
-    h = hashlib.sha256()
     roots = [("grader", Path(grader.__file__).parent, "*.py"), ("reference", Path(reference.__file__).parent, "*.py")]
-    roots.append(("templates", template_folder(), "*.j2"))
+    return tree_digest([*roots, ("templates", template_folder(), "*.j2")])
+
+
+def tree_digest(roots: list[tuple[str, Path, str]]) -> str:
+    """sha256 (16 hex digits) over (label, folder, glob pattern) roots: each file's path below its folder, and bytes."""
+    h = hashlib.sha256()
     for label, root, pattern in roots:
         for path in sorted(root.rglob(pattern)):
             h.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
