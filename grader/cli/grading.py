@@ -17,7 +17,9 @@ def grade(
     assignment: Path,
     submissions: Path,
     out: Path = typer.Option(..., "--out", help="Folder for the gradebook, results, reports, summary and exports."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Kernels at once (default: number of cores)."),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="Kernels at once (default: number of cores; with --cluster, each worker's threads)."
+    ),
     no_sandbox: bool = typer.Option(
         False, "--no-sandbox", help="Run submissions without isolation (trusted code only)."
     ),

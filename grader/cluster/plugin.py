@@ -17,6 +17,7 @@ own event loop (one per worker, as the local pool has one), in a free slot.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from distributed import WorkerPlugin, get_worker
+from distributed import Reschedule, WorkerPlugin, get_worker
 
 from grader.assignment.plan import GradingPlan, decode_plan
 from grader.batch.intake import Submission
@@ -82,9 +83,13 @@ class GraderPlugin(WorkerPlugin):
         await worker.set_resources(**{RESOURCE: self.slots_total})
 
     async def teardown(self, worker) -> None:
+        """The worker closes, or the next run's plugin replaces this one: stop grading (what runs is cancelled
+        and rescheduled, see :meth:`grade`), close the launcher."""
         if worker.state.total_resources.get(RESOURCE):
             await worker.set_resources(**{RESOURCE: 0})
         if self.state == "ready":
+            self.state = "closed"
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop))
             self.loop.call_soon_threadsafe(self.loop.stop)
             await asyncio.to_thread(self.launcher.close)
             shutil.rmtree(self.workroot, ignore_errors=True)
@@ -119,6 +124,8 @@ class GraderPlugin(WorkerPlugin):
             path.write_bytes(notebook)
             graded = grade_one(self.plan, Submission(student_id, path), self.launcher, self.workroot, slot)
             result = asyncio.run_coroutine_threadsafe(graded, self.loop).result()
+        except concurrent.futures.CancelledError:
+            raise Reschedule() from None  # torn down meanwhile: the scheduler gives the task to another worker
         finally:
             path.unlink(missing_ok=True)
             self.free.put(slot)
@@ -144,6 +151,14 @@ def worker_status(dask_worker) -> dict:
     if not isinstance(plugin, GraderPlugin):
         return {"state": "starting", "refusal": "", "slots": 0, "notice": ""}
     return plugin.status()
+
+
+async def _cancel_all() -> None:
+    """On the plugin's loop: cancel every grading in progress and wait for its clean-up (kernels shut down)."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _plan(config: WorkerSetup, assets: dict[str, Path]) -> GradingPlan:

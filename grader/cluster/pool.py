@@ -15,6 +15,7 @@ goes on. A lost scheduler cancels every task: the run stops with one line; what 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class ClusterPool:
 
     async def __call__(self, plan, tasks, submission: Callable[..., Submission], launcher, jobs: int, commit) -> None:
         pending, running = iter(tasks), {}
-        committed = 0
+        committed, polled = 0, time.monotonic()
         try:
             while True:
                 while len(running) < self.window and (task := next(pending, None)) is not None:
@@ -90,8 +91,9 @@ class ClusterPool:
                     task, sub = running.pop(finished)
                     commit(task, self._result(plan, sub, launcher, *finished.result(), committed))
                     committed += 1
-                if not done:
+                if time.monotonic() - polled >= POLL_S:  # workers that joined meanwhile: ready, or refused and why
                     await self.workers.poll(self.client)
+                    polled = time.monotonic()
         finally:
             for waiting in running:
                 waiting.cancel()

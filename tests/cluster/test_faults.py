@@ -1,9 +1,13 @@
 """Faults on a real cluster: a worker killed mid-batch costs nothing (each submission is graded and recorded once);
 a submission whose workers die twice is that student's error and the batch goes on; a lost scheduler stops the run
-with one line, keeps what was committed, and the rerun grades the rest once."""
+with one line, keeps what was committed, and the rerun grades the rest once; so does the rerun of a killed
+orchestrator."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,9 +18,10 @@ from distributed import Client
 from grader.authoring.examples import expected_points
 from grader.errors import GraderError
 from grader.grading.results import SubmissionResult
-from tests.cluster.conftest import EXAMPLES, grade, submissions
+from tests.cluster.conftest import EXAMPLES, SAMPLING, grade, submissions
 from tests.cluster.processes import STARTUP_S
 from tests.cluster.test_grading import attempts, expected, points
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 BATCH = [
@@ -154,3 +159,32 @@ def test_a_lost_scheduler_stops_the_run_in_one_line_and_keeps_what_was_committed
     dask.wait_for_workers(1)
     summary = grade(sampling, sampling_plan, subs, out, dask.address)
     assert summary.graded_now == len(names) - len(kept) and attempts(out) == dict.fromkeys(names, 1)
+
+
+def test_the_orchestrator_killed_mid_batch_then_rerun_grades_each_once(dask, sampling, sampling_plan, tmp_path):
+    names = {f"s{i}": example for i, example in enumerate(BATCH)}
+    subs = submissions(tmp_path / "subs", names)
+    dask.scheduler()
+    dask.worker("w1")
+    dask.worker("w2")
+    dask.wait_for_workers(2)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader.cli", "grade", str(SAMPLING), str(subs), "--out", str(out)]
+    command += ["--cluster", dask.address, "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    orchestrator = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    for line in orchestrator.stdout:  # --quiet: one line per committed result
+        if line.startswith("s"):
+            orchestrator.kill()
+            break
+    orchestrator.wait()
+    kept = attempts(out)
+    assert kept and set(kept.values()) == {1}
+
+    summary = grade(sampling, sampling_plan, subs, out, dask.address)
+
+    assert summary.graded_now == len(names) - len(kept) and attempts(out) == dict.fromkeys(names, 1)
+    table = expected_points(sampling)
+    for student, example in names.items():
+        result = SubmissionResult.load(out / "results" / f"{student}.json")
+        assert points(result) == expected(sampling_plan, example, table), student
