@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import queue
 import shutil
 import tempfile
@@ -86,7 +87,8 @@ class GraderPlugin(WorkerPlugin):
         """The worker closes, or the next run's plugin replaces this one: stop grading (what runs is cancelled
         and rescheduled, see :meth:`grade`), close the launcher."""
         if worker.state.total_resources.get(RESOURCE):
-            await worker.set_resources(**{RESOURCE: 0})
+            with contextlib.suppress(OSError):  # the scheduler is gone: nothing to withdraw from
+                await worker.set_resources(**{RESOURCE: 0})
         if self.state == "ready":
             self.state = "closed"
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop))

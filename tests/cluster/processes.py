@@ -56,6 +56,13 @@ class DaskProcesses:
         self.address = json.loads(info.read_text())["address"]
         return self.address
 
+    def grader_worker(self, name: str) -> None:
+        """Start worker ``name`` with ``grader worker --jobs 1`` (a nanny and its worker process)."""
+        scratch = self.folder / f"{name}-scratch"
+        scratch.mkdir()
+        command = ["grader.cli", "worker", self.address, "--jobs", "1", "--host", "127.0.0.1", "--name", name]
+        self._start(name, command, self._env(REPO, home=scratch), cwd=scratch)
+
     def worker(self, name: str, pythonpath: Path = REPO, user: int | None = None) -> None:
         """Start worker ``name`` (one slot, no nanny: its process is the worker); ``user``: run it as that uid."""
         scratch = self.folder / f"{name}-scratch"

@@ -36,8 +36,8 @@ def test_examples_get_the_points_of_local_grading(dask, sampling, sampling_plan,
     names = {name: name for name in example_notebooks(sampling)}
     subs = submissions(tmp_path / "subs", names)
     dask.scheduler()
-    dask.worker("w1")
-    dask.worker("w2")
+    dask.worker("w1")  # a plain `dask worker`
+    dask.grader_worker("w2")  # `grader worker`
     workers = set(dask.wait_for_workers(2).values())
     out = tmp_path / "out"
 
