@@ -15,6 +15,7 @@ goes on. A lost scheduler cancels every task: the run stops with one line; what 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -47,8 +48,10 @@ class Workers:
         answers = await client.run(worker_status, on_error="return")
         self.there = len(answers)
         for worker, status in sorted(answers.items()):
-            if isinstance(status, BaseException):
-                continue  # gone meanwhile, or still registering: asked again at the next poll
+            if isinstance(status, BaseException) and import_failure(status):
+                status = {"state": "refused", "refusal": f"cannot run the grader's plugin ({import_failure(status)})"}
+            elif isinstance(status, BaseException):
+                continue  # gone meanwhile: asked again at the next poll
             if status["state"] == "ready" and worker not in self.ready:
                 self.ready[worker] = status["slots"]
                 self.say(f"worker {worker}: {status['slots']} slot(s); {status['notice']}")
@@ -60,6 +63,15 @@ class Workers:
 
     def refusals(self) -> str:
         return "; ".join(f"worker {w}: {why}" for w, why in sorted(self.refused.items()))
+
+
+def import_failure(exc: BaseException) -> str:
+    """The message of an import that failed on a worker (its grader is older or missing), else "". Dask
+    sometimes passes the worker's exception on as a plain ``Exception("ModuleNotFoundError(...)")``."""
+    if isinstance(exc, ImportError):
+        return str(exc)
+    found = re.fullmatch(r"""(?:ModuleNotFoundError|ImportError)\((['"])(.*)\1\)""", str(exc))
+    return found[2] if found else ""
 
 
 class ClusterPool:

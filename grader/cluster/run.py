@@ -19,7 +19,7 @@ from grader.batch.run import BatchSummary, ClassBatch, Observer
 from grader.cluster.connect import connect
 from grader.cluster.facts import local_facts
 from grader.cluster.plugin import COURSE_LM, PLUGIN, GraderPlugin, WorkerSetup
-from grader.cluster.pool import ClusterPool, Workers
+from grader.cluster.pool import ClusterPool, Workers, import_failure
 from grader.errors import GraderError
 from grader.sandbox.isolation import preload_for
 
@@ -52,7 +52,12 @@ async def grade_on_cluster(
     that joins (ready, or refused and why)."""
     setup = worker_setup(assignment, plan, settings)
     async with connect(settings.address) as client:
-        await client.register_plugin(GraderPlugin(setup), name=PLUGIN)
+        try:  # every worker there sets it up now; each that joins later, when it joins
+            await client.register_plugin(GraderPlugin(setup), name=PLUGIN)
+        except Exception as exc:
+            if not import_failure(exc):
+                raise
+            # a worker without this grader: Workers.poll names it (the others took the plugin)
         workers = Workers(settings.address, say)
         await first_ready(client, workers, say)
         pool = ClusterPool(client, setup.plan_hash, workers)

@@ -12,6 +12,7 @@ from grader.assignment.bundle import BUNDLE_JSON
 from grader.assignment.plan import decode_plan, encode_plan, save_bundle
 from grader.cluster.connect import check_address
 from grader.cluster.facts import differences, tree_digest
+from grader.cluster.pool import import_failure
 from grader.cluster.worker import worker_command
 from grader.errors import GraderError, ReleaseError
 from tests.helpers import REPO
@@ -77,3 +78,17 @@ def test_grader_worker_runs_dask_worker_with_one_slot_per_thread():
     assert json.dumps(command[4:]) == json.dumps(
         ["--nworkers", "1", "--nthreads", "3", "--no-dashboard", "--name", "gpu-node-1"]
     )
+
+
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (ModuleNotFoundError("No module named 'grader.cluster'"), "No module named 'grader.cluster'"),
+        (Exception("""ModuleNotFoundError("No module named 'grader.cluster'")"""), "No module named 'grader.cluster'"),
+        (Exception("ImportError('cannot import name x')"), "cannot import name x"),
+        (OSError("Timed out trying to connect"), ""),
+        (Exception("ModuleNotFoundError: not the repr of one"), ""),
+    ],
+)
+def test_a_worker_whose_grader_cannot_load_the_plugin_is_told_apart_from_a_lost_one(exc, message):
+    assert import_failure(exc) == message

@@ -1,5 +1,6 @@
 """Workers that may not grade are refused, named, and get no work: one with another version of the grader (its
-own copy on its PYTHONPATH, one file changed) and one that cannot sandbox (not root: bubblewrap needs root)."""
+own copy on its PYTHONPATH, one file changed), one from before grading on a cluster, and one that cannot sandbox
+(not root: bubblewrap needs root)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ pytestmark = pytest.mark.slow
 NOBODY = 65534
 
 
-def other_version(folder):
-    """A copy of this grader with one line added: another version, as a worker not updated would run."""
+def other_version(folder, cluster: bool = True):
+    """A copy of this grader with one line added: another version, as a worker not updated would run; without
+    ``cluster``, one from before grading on a cluster."""
     for package in ("grader", "reference"):
         shutil.copytree(REPO / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     with open(folder / "grader" / "errors.py", "a") as f:
         f.write("# another version\n")
+    if not cluster:
+        shutil.rmtree(folder / "grader" / "cluster")
     return folder
 
 
@@ -32,7 +36,8 @@ def test_refused_workers_are_named_with_why_and_never_grade(dask, sampling, samp
     dask.scheduler()
     dask.worker("old", pythonpath=other_version(tmp_path / "other"))
     dask.worker("nobody", user=NOBODY)
-    workers = dask.wait_for_workers(2)
+    dask.worker("ancient", pythonpath=other_version(tmp_path / "ancient", cluster=False))
+    workers = dask.wait_for_workers(3)
 
     with pytest.raises(GraderError) as refused:
         grade(sampling, sampling_plan, subs, out, dask.address, said=[])
@@ -42,9 +47,10 @@ def test_refused_workers_are_named_with_why_and_never_grade(dask, sampling, samp
     assert f" here, {code_digest()} on the orchestrator" in message
     assert f"worker {workers['nobody']}: cannot sandbox submissions (must run as root" in message
     assert "or grade with --no-sandbox" in message
+    assert f"worker {workers['ancient']}: cannot run the grader's plugin (No module named 'grader.cluster')" in message
 
     dask.worker("good")  # a worker that may grade joins: it grades the class, the others still nothing
-    workers = dask.wait_for_workers(3)
+    workers = dask.wait_for_workers(4)
     said = []
     summary = grade(sampling, sampling_plan, subs, out, dask.address, said=said)
 
