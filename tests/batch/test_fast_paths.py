@@ -21,7 +21,7 @@ from grader.batch.run import BatchSettings, open_batch, spec_info
 from tests.batch.helpers import fake_result, sandbox_args
 from tests.helpers import GREEDY, MINI_SPEC, REPO, SOFTMAX, notebook
 
-KERNELS = ("transformers", "jupyter_client", "grader.sandbox.zygote.launcher", "grader.batch.pool")
+KERNELS = ("transformers", "jupyter_client", "grader.sandbox.zygote.launcher", "grader.batch.pool", "distributed")
 HEAVY = ("torch", *KERNELS)
 PROBE = f"""
 import sys
