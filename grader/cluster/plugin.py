@@ -118,18 +118,22 @@ class GraderPlugin(WorkerPlugin):
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="grader-loop", daemon=True).start()
 
-    def grade(self, student_id: str, notebook: bytes) -> dict:
-        """Grade one notebook (its bytes) in a free slot; the result as plain JSON, naming this worker."""
+    def grade(self, student_id: str, notebook: bytes, name: str) -> dict:
+        """Grade one notebook (its bytes, its file ``name``) in a free slot; the result as plain JSON, naming this
+        worker. The file keeps its name: messages about it ("alice.ipynb: not a readable notebook") read as
+        they do when grading locally."""
         slot = self.free.get()
-        path = self.workroot / f"{uuid.uuid4().hex}.ipynb"
+        folder = self.workroot / uuid.uuid4().hex
+        path = folder / (Path(name).name or "notebook.ipynb")
         try:
+            folder.mkdir()
             path.write_bytes(notebook)
             graded = grade_one(self.plan, Submission(student_id, path), self.launcher, self.workroot, slot)
             result = asyncio.run_coroutine_threadsafe(graded, self.loop).result()
         except concurrent.futures.CancelledError:
             raise Reschedule() from None  # torn down meanwhile: the scheduler gives the task to another worker
         finally:
-            path.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
             self.free.put(slot)
         result.provenance = {**result.provenance, "worker": self.address}
         return result.model_dump(mode="json")
@@ -138,13 +142,14 @@ class GraderPlugin(WorkerPlugin):
         return {"state": self.state, "refusal": self.refusal, "slots": self.slots_total, "notice": self.notice}
 
 
-def grade_here(plan_hash: str, student_id: str, notebook: bytes) -> dict:
-    """The Dask task: grade one submission on this worker with the plan ``plan_hash``."""
+def grade_here(plan_hash: str, student_id: str, notebook: bytes, name: str) -> dict:
+    """The Dask task: grade one submission (``notebook``, the bytes of the file ``name``) on this worker with the
+    plan ``plan_hash``."""
     plugin = get_worker().plugins.get(PLUGIN)
     if not isinstance(plugin, GraderPlugin) or plugin.config.plan_hash != plan_hash or plugin.state != "ready":
         why = f"{plugin.state} {plugin.refusal}" if isinstance(plugin, GraderPlugin) else "no grader plugin"
         raise WorkerRefused(f"worker {get_worker().address} cannot grade this run: {why.strip()}")
-    return plugin.grade(student_id, notebook)
+    return plugin.grade(student_id, notebook, name)
 
 
 def worker_status(dask_worker) -> dict:

@@ -114,9 +114,8 @@ class ClusterPool:
     def _submit(self, sub: Submission) -> Future:
         notebook = sub.notebook.read_bytes() if sub.notebook.is_file() else b""
         key = f"grade-{_safe(sub.student_id)}-{uuid.uuid4().hex[:8]}"  # the student in the dashboard, unique
-        return self.client.submit(
-            grade_here, self.plan_hash, sub.student_id, notebook, key=key, resources={RESOURCE: 1}
-        )
+        args = (self.plan_hash, sub.student_id, notebook, sub.notebook.name)
+        return self.client.submit(grade_here, *args, key=key, resources={RESOURCE: 1})
 
     @staticmethod
     async def _outcome(future: Future) -> tuple[str, object]:

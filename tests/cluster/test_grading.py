@@ -55,12 +55,14 @@ def test_examples_get_the_points_of_local_grading(dask, sampling, sampling_plan,
 
 def test_local_cluster_from_the_command_line(tmp_path):
     subs = submissions(tmp_path / "subs", {"alice": "correct", "bob": "bug_greedy_float"})
+    (subs / "carol.ipynb").write_text('{"cells": "[/red] not a notebook"')  # hostile: broken JSON, rich markup
     out = tmp_path / "out"
     run = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "local:2", "-q"])
     assert run.exit_code == 0, run.output
     assert "alice: 12/12 (graded" in run.output and "bob: 11/12 (graded" in run.output
+    assert "carol: 0/12 (invalid" in run.output and ": carol.ipynb: not a readable notebook" in run.output
     assert run.output.count("1 slot(s); sandbox: bubblewrap") == 2
-    assert attempts(out) == {"alice": 1, "bob": 1}
+    assert attempts(out) == {"alice": 1, "bob": 1, "carol": 1}
     assert (out / "summary.html").is_file()
 
     again = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "local:2"])
