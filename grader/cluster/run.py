@@ -19,7 +19,8 @@ from grader.batch.run import BatchSummary, ClassBatch, Observer
 from grader.cluster.connect import connect
 from grader.cluster.facts import local_facts
 from grader.cluster.plugin import COURSE_LM, PLUGIN, GraderPlugin, WorkerSetup
-from grader.cluster.pool import ClusterPool, Workers, import_failure
+from grader.cluster.pool import ClusterPool
+from grader.cluster.workers import Workers, import_failure
 from grader.errors import GraderError
 from grader.sandbox.isolation import preload_for
 

@@ -12,8 +12,8 @@ from grader.assignment.bundle import BUNDLE_JSON
 from grader.assignment.plan import decode_plan, encode_plan, save_bundle
 from grader.cluster.connect import check_address
 from grader.cluster.facts import differences, tree_digest
-from grader.cluster.pool import import_failure
 from grader.cluster.worker import worker_command
+from grader.cluster.workers import import_failure
 from grader.errors import GraderError, ReleaseError
 from tests.helpers import REPO
 
