@@ -19,7 +19,11 @@ def worker(
     """Grade for a Dask scheduler: runs `dask worker` with one sandbox slot per thread. `grader grade --cluster
     SCHEDULER` then sends it the plan; it grades only if its sandbox and versions match the orchestrator's."""
     from grader.cluster.worker import worker_command
+    from grader.sandbox.isolation import sandbox_status
 
+    ok, reason = sandbox_status()
+    if not ok:  # it still joins: a run with --no-sandbox may use it; others name it as refused, with this reason
+        console.print(f"[yellow]warning:[/yellow] no sandbox here ({reason}): only runs with --no-sandbox grade here")
     command = worker_command(scheduler, jobs, host, name)
     console.print(" ".join(command))
     os.execv(command[0], command)
