@@ -32,7 +32,7 @@ async def connect(address: str) -> AsyncIterator[Client]:
             ) as cluster,
             Client(cluster, asynchronous=True) as client,
         ):
-            await client.run_on_scheduler(allow_failures, ALLOWED_FAILURES)
+            await allow_failures(client)
             yield client
         return
     try:
@@ -40,7 +40,7 @@ async def connect(address: str) -> AsyncIterator[Client]:
     except (OSError, TimeoutError) as exc:
         raise GraderError(f"--cluster {address}: cannot reach the scheduler ({exc})") from None
     async with client:
-        await client.run_on_scheduler(allow_failures, ALLOWED_FAILURES)
+        await allow_failures(client)
         yield client
 
 
@@ -50,6 +50,9 @@ def check_address(address: str) -> None:
         raise GraderError(f"--cluster {address!r}: expected local:N, tcp://HOST:PORT or tls://HOST:PORT")
 
 
-def allow_failures(count: int, dask_scheduler=None) -> None:
-    """Run on the scheduler: KilledWorker once a task's workers died ``count`` + 1 times (Dask's default is 3)."""
-    dask_scheduler.allowed_failures = count
+async def allow_failures(client: Client) -> None:
+    """Have the scheduler raise KilledWorker once a task's workers died ``ALLOWED_FAILURES`` + 1 times (Dask's
+    default is 3). The function is a lambda, so it travels by value: a plain ``dask scheduler`` runs it
+    without the grader installed."""
+    count = ALLOWED_FAILURES
+    await client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", count))
