@@ -10,7 +10,7 @@ worker, those already there and those that join later, once each. Its :meth:`Gra
 4. only then offers :data:`RESOURCE` = its thread count to the scheduler: grading tasks need one unit of it, so
    a refused worker never receives one, and a worker grades at most one submission per slot.
 
-Each task (:func:`grade_here`) runs in one of the worker's threads; the grading itself runs on the plugin's
+Each task (:func:`grading_task`) runs in one of the worker's threads; the grading itself runs on the plugin's
 own event loop (one per worker, as the local pool has one), in a free slot.
 """
 
@@ -24,10 +24,11 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from distributed import Reschedule, WorkerPlugin, get_worker
+from distributed import Reschedule, WorkerPlugin
 
 from grader.assignment.plan import GradingPlan, decode_plan
 from grader.batch.intake import Submission
@@ -138,18 +139,37 @@ class GraderPlugin(WorkerPlugin):
         result.provenance = {**result.provenance, "worker": self.address}
         return result.model_dump(mode="json")
 
+    def run(self, plan_hash: str, student_id: str, notebook: bytes, name: str) -> dict:
+        """What a task does here (see :func:`grading_task`): :meth:`grade`, if this worker may grade this plan."""
+        if self.config.plan_hash != plan_hash or self.state != "ready":
+            why = f"{self.state} {self.refusal}" if self.config.plan_hash == plan_hash else "another run's plan"
+            raise WorkerRefused(f"worker {self.address} cannot grade this run: {why.strip()}")
+        return self.grade(student_id, notebook, name)
+
     def status(self) -> dict:
         return {"state": self.state, "refusal": self.refusal, "slots": self.slots_total, "notice": self.notice}
 
 
-def grade_here(plan_hash: str, student_id: str, notebook: bytes, name: str) -> dict:
-    """The Dask task: grade one submission (``notebook``, the bytes of the file ``name``) on this worker with the
-    plan ``plan_hash``."""
-    plugin = get_worker().plugins.get(PLUGIN)
-    if not isinstance(plugin, GraderPlugin) or plugin.config.plan_hash != plan_hash or plugin.state != "ready":
-        why = f"{plugin.state} {plugin.refusal}" if isinstance(plugin, GraderPlugin) else "no grader plugin"
-        raise WorkerRefused(f"worker {get_worker().address} cannot grade this run: {why.strip()}")
-    return plugin.grade(student_id, notebook, name)
+def grading_task() -> Callable[[str, str, bytes, str], dict]:
+    """The Dask task: ``task(plan_hash, student_id, notebook, name)`` grades one submission (``notebook``, the
+    bytes of the file ``name``) on the worker that runs it, with the plan ``plan_hash``.
+
+    subtle: the scheduler unpickles every task it is sent. A function of this module would travel by reference
+    and need the grader there; this closure travels by value (cloudpickle) and names nothing of the grader, so a
+    plain ``dask scheduler`` from any environment will do. Everything else happens in :meth:`GraderPlugin.run`.
+    """
+    plugin_name = PLUGIN
+
+    def grade_submission_here(plan_hash: str, student_id: str, notebook: bytes, name: str) -> dict:
+        from distributed import get_worker
+
+        worker = get_worker()
+        plugin = worker.plugins.get(plugin_name)
+        if plugin is None:
+            raise RuntimeError(f"worker {worker.address} has no grader plugin")
+        return plugin.run(plan_hash, student_id, notebook, name)
+
+    return grade_submission_here
 
 
 def worker_status(dask_worker) -> dict:

@@ -24,7 +24,7 @@ from distributed.scheduler import KilledWorker
 
 from grader.batch.intake import Submission
 from grader.batch.pool import not_graded
-from grader.cluster.plugin import RESOURCE, grade_here
+from grader.cluster.plugin import RESOURCE, grading_task
 from grader.cluster.workers import POLL_S, Workers
 from grader.errors import GraderError
 from grader.grading.results import SubmissionResult
@@ -35,6 +35,7 @@ class ClusterPool:
 
     def __init__(self, client: Client, plan_hash: str, workers: Workers):
         self.client, self.plan_hash, self.workers = client, plan_hash, workers
+        self.task = grading_task()
 
     @property
     def window(self) -> int:
@@ -71,7 +72,7 @@ class ClusterPool:
         notebook = sub.notebook.read_bytes() if sub.notebook.is_file() else b""
         key = f"grade-{_safe(sub.student_id)}-{uuid.uuid4().hex[:8]}"  # the student in the dashboard, unique
         args = (self.plan_hash, sub.student_id, notebook, sub.notebook.name)
-        return self.client.submit(grade_here, *args, key=key, resources={RESOURCE: 1})
+        return self.client.submit(self.task, *args, key=key, resources={RESOURCE: 1})
 
     @staticmethod
     async def _outcome(future: Future) -> tuple[str, object]:

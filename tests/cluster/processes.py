@@ -41,13 +41,20 @@ class DaskProcesses:
         for folder in self.scratch:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def scheduler(self) -> str:
+    def scheduler(self, without_grader: bool = False) -> str:
+        """Start a scheduler (``without_grader``: where ``grader`` is an empty package, as in an environment
+        with Dask alone); its address."""
         info = self.folder / f"scheduler-{len(self.procs)}.json"  # a second scheduler has its own
+        path = REPO
+        if without_grader:
+            path = self.folder / "dask-only"
+            (path / "grader").mkdir(parents=True)
+            (path / "grader" / "__init__.py").write_text("")
         self._start(
             "scheduler",
             ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
             + ["--no-dashboard", "--scheduler-file", str(info)],
-            self._env(REPO),
+            self._env(path),
         )
         deadline = time.monotonic() + STARTUP_S
         while not info.is_file() or not info.read_text().strip():
