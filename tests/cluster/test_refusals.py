@@ -25,8 +25,13 @@ def other_version(folder, cluster: bool = True):
         shutil.copytree(REPO / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     with open(folder / "grader" / "errors.py", "a") as f:
         f.write("# another version\n")
-    if not cluster:
+    if not cluster:  # as an old grader has it: no grader.cluster. Deleting the folder is not enough where this
+        # environment has the repository installed editable: its finder would supply the repository's grader.cluster
         shutil.rmtree(folder / "grader" / "cluster")
+        (folder / "grader" / "cluster").mkdir()
+        (folder / "grader" / "cluster" / "__init__.py").write_text(
+            'raise ModuleNotFoundError("No module named \'grader.cluster\'", name="grader.cluster")\n'
+        )
     return folder
 
 
