@@ -78,10 +78,15 @@ class RubricItem(_Strict):
     text: str = Field(min_length=1, description="Shown to the TA and, when given, to the student in feedback.")
 
 
+def _repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 def _number_items(rubric: list[RubricItem]) -> list[RubricItem]:
     items = [item if item.id else item.model_copy(update={"id": str(n)}) for n, item in enumerate(rubric, 1)]
     ids = [item.id for item in items]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    repeated = _repeated(ids)
     if repeated:
         raise ValueError(f"rubric item ids must be unique; repeated: {repeated}")
     return items
@@ -131,7 +136,7 @@ class Question(_Strict):
     @model_validator(mode="after")
     def _unique_case_names(self) -> Question:
         names = [c.name for c in self.cases]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = _repeated(names)
         if duplicates:
             raise ValueError(f"case names must be unique within a question; repeated: {duplicates}")
         return self
@@ -168,7 +173,7 @@ class AssignmentSpec(_Strict):
         if self.questions and not self.reference:
             raise ValueError("field 'reference' is required when there are [[questions]]")
         names = [q.function for q in self.questions] + [w.id for w in self.written]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = _repeated(names)
         if repeated:
             raise ValueError(f"each function and written question needs its own name; repeated: {repeated}")
         return self
@@ -177,7 +182,7 @@ class AssignmentSpec(_Strict):
     @classmethod
     def _unique_functions(cls, questions: list[Question]) -> list[Question]:
         names = [q.function for q in questions]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = _repeated(names)
         if duplicates:
             raise ValueError(f"each function may have one question; repeated: {duplicates}")
         return questions
