@@ -25,7 +25,9 @@ It prints:
 - ratios of every row's wall time against (c) and both floors, and its overhead per submission over
   each floor: (row wall - floor wall) / N;
 - ``grader check`` of one solved notebook against ``nbconvert --execute`` of it, CLI to CLI, median of
-  ``--reps``: cold (the first check, with no check server running: it starts one and waits for it), warm
+  ``--reps``, for two notebooks: the released notebook with its answers filled in (what a student checks;
+  its last cells load transformers and the course model) and s001 of the batch (torch only): cold (the
+  first check, with no check server running: it starts one and waits for it), warm
   (the next check, served by that server), ``--no-server`` (in-process, as before the server) and
   ``--no-server --no-fast-start``; the server lives in a private folder of the run and is stopped before
   each cold check and at the end;
@@ -93,16 +95,33 @@ NO_SERVER = "--no-server"  # `grader check`: in-process, without the warm check 
 COLD, WARM = "grader check, cold (no server)", "grader check, warm (server up)"
 
 
-def single(ctx: Ctx, reps: int) -> dict[str, list[float]]:
+SOLVED = "the released notebook, solved (what a student checks: it also runs the course model)"
+FUNCTIONS_ONLY = "s001 of the batch (imports, the seven functions, a small demo: torch only)"
+
+
+def single(ctx: Ctx, reps: int) -> dict[str, dict[str, list[float]]]:
     """``grader check`` of one solved notebook vs ``nbconvert --execute`` of it: CLI wall times, ``reps``
-    each, interleaved. Each repetition stops the check server first, so "cold" is honestly a first check
-    (it starts the server and waits for it) and "warm" the check after it; the in-process rows use
-    --no-server (rows for flags this grader lacks are left out)."""
+    each, interleaved, for two notebooks in the release folder: :data:`SOLVED`, the instructor's notebook
+    (the release's template with every answer filled in, its demo cells included), and :data:`FUNCTIONS_ONLY`.
+    Each repetition stops the check server first, so "cold" is honestly a first check (it starts the server
+    and waits for it) and "warm" the check after it; the in-process rows use --no-server (rows for flags this
+    grader lacks are left out)."""
     release = ctx.run / "release"
     run_checked([str(GRADER), "release", str(ASSIGNMENT), "--out", str(release)], grader_env(), REPO, "grader release")
-    notebook = release / "solved.ipynb"
-    shutil.copy(ctx.ours / "s001.ipynb", notebook)
+    shutil.copy(ASSIGNMENT / "sampling.ipynb", release / "solved.ipynb")
+    shutil.copy(ctx.ours / "s001.ipynb", release / "s001.ipynb")
     env = check_server_env(ctx.run / "check-server")
+    try:
+        return {
+            label: one_notebook(ctx, release / name, env, reps)
+            for label, name in ((SOLVED, "solved.ipynb"), (FUNCTIONS_ONLY, "s001.ipynb"))
+        }
+    finally:
+        stop_check_server(env)
+
+
+def one_notebook(ctx: Ctx, notebook: Path, env: dict[str, str], reps: int) -> dict[str, list[float]]:
+    """The check rows and nbconvert of ``notebook``, ``reps`` times each, interleaved."""
     check = [str(GRADER), "check", str(notebook)]
     server = grader_has_flag("check", NO_SERVER)
     cmds = {COLD: (check, env), WARM: (check, env)} if server else {"grader check": (check, env)}
@@ -115,20 +134,17 @@ def single(ctx: Ctx, reps: int) -> dict[str, list[float]]:
         )
     cmds["nbconvert --execute"] = (nbconvert_cmd([notebook], ctx.run / "single-nbconvert"), ctx.jenv)
     times: dict[str, list[float]] = {k: [] for k in cmds}
-    try:
-        for _ in range(reps):
-            for name, (cmd, cmd_env) in cmds.items():
-                if name == COLD:
-                    stop_check_server(env)
-                started = time.monotonic()
-                done = subprocess.run(cmd, cwd=ctx.run, env=cmd_env, capture_output=True, text=True)
-                times[name].append(time.monotonic() - started)
-                if done.returncode:
-                    sys.exit(f"speed: {name} failed:\n{(done.stdout + done.stderr)[-2000:]}")
-                if name.startswith("grader check") and "12 / 12" not in done.stdout:
-                    sys.exit(f"speed: {name} did not give the solved notebook 12 / 12:\n{done.stdout[-2000:]}")
-    finally:
-        stop_check_server(env)
+    for _ in range(reps):
+        for name, (cmd, cmd_env) in cmds.items():
+            if name == COLD:
+                stop_check_server(env)
+            started = time.monotonic()
+            done = subprocess.run(cmd, cwd=ctx.run, env=cmd_env, capture_output=True, text=True)
+            times[name].append(time.monotonic() - started)
+            if done.returncode:
+                sys.exit(f"speed: {name} of {notebook.name} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+            if name.startswith("grader check") and "12 / 12" not in done.stdout:
+                sys.exit(f"speed: {name} did not give {notebook.name} 12 / 12:\n{done.stdout[-2000:]}")
     return times
 
 
@@ -230,15 +246,15 @@ def score_lines(ctx: Ctx, rows: list[Mode]) -> list[str]:
     return lines
 
 
-def single_lines(one: dict[str, list[float]]) -> list[str]:
-    if not one:
-        return []
-    floor = statistics.median(one["nbconvert --execute"])
-    lines = [f"one solved notebook (13 public tests), CLI wall, median of {len(one['nbconvert --execute'])}:"]
-    for name, times in one.items():
-        median = statistics.median(times)
-        vs = "" if name == "nbconvert --execute" else f"  {median - floor:+.2f} s, {median / floor:.2f}x nbconvert"
-        lines.append(f"  {name:42} {median:6.2f} s ({', '.join(f'{t:.2f}' for t in times)}){vs}")
+def single_lines(notebooks: dict[str, dict[str, list[float]]]) -> list[str]:
+    lines = []
+    for label, one in notebooks.items():
+        floor = statistics.median(one["nbconvert --execute"])
+        lines.append(f"one notebook, {label}; 13 public tests; CLI wall, median of {len(one['nbconvert --execute'])}:")
+        for name, times in one.items():
+            median = statistics.median(times)
+            vs = "" if name == "nbconvert --execute" else f"  {median - floor:+.2f} s, {median / floor:.2f}x nbconvert"
+            lines.append(f"  {name:42} {median:6.2f} s ({', '.join(f'{t:.2f}' for t in times)}){vs}")
     return lines
 
 
