@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh machine: bubblewrap (the sandbox) and chromium (the report tests), when root
-# on Debian/Ubuntu; a virtual environment in .venv with the pinned CPU torch, the project (editable) with
+# Set up everything on a fresh machine: bubblewrap (the sandbox), chromium (the report tests) and SLURM with
+# munge (the test of `--cluster slurm:N` runs its own one-node SLURM; its daemons are not started here), when
+# root on Debian/Ubuntu; a virtual environment in .venv with the pinned CPU torch, the project (editable) with
 # its test tools, and the offline course model. Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,11 @@ fi
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
     || echo "setup: could not install chromium; the browser test of the reports will be skipped" >&2
+fi
+if ! command -v slurmctld >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    slurmctld slurmd slurm-client munge) >/dev/null 2>&1 \
+    || echo "setup: could not install SLURM; the test of --cluster slurm:N will be skipped" >&2
 fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

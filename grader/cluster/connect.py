@@ -1,5 +1,6 @@
-"""The Dask client of a cluster run: a LocalCluster of N worker processes (``local:N``, bound to 127.0.0.1) or an
-existing scheduler (``tcp://HOST:PORT``; ``tls://HOST:PORT`` with the certificates of Dask's security config)."""
+"""The Dask client of a cluster run: a LocalCluster of N worker processes (``local:N``, bound to 127.0.0.1), N SLURM
+jobs (``slurm:N``, :mod:`grader.cluster.slurm`) or an existing scheduler (``tcp://HOST:PORT``; ``tls://HOST:PORT``
+with the certificates of Dask's security config)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from distributed import Client, LocalCluster
 
+from grader.cluster.slurm import SLURM, slurm_cluster
 from grader.errors import GraderError
 
 CONNECT_S = 30  # how long to try reaching a scheduler before saying it cannot be reached
@@ -35,6 +37,11 @@ async def connect(address: str) -> AsyncIterator[Client]:
             await allow_failures(client)
             yield client
         return
+    if match := SLURM.fullmatch(address):
+        async with slurm_cluster(int(match[1])) as cluster, Client(cluster, asynchronous=True) as client:
+            await allow_failures(client)
+            yield client
+        return
     try:
         client = await Client(address, asynchronous=True, timeout=CONNECT_S)
     except (OSError, TimeoutError) as exc:
@@ -46,8 +53,8 @@ async def connect(address: str) -> AsyncIterator[Client]:
 
 def check_address(address: str) -> None:
     """Refuse an address that names no cluster, before anything is computed."""
-    if not (_LOCAL.fullmatch(address) or address.startswith(("tcp://", "tls://"))):
-        raise GraderError(f"--cluster {address!r}: expected local:N, tcp://HOST:PORT or tls://HOST:PORT")
+    if not (_LOCAL.fullmatch(address) or SLURM.fullmatch(address) or address.startswith(("tcp://", "tls://"))):
+        raise GraderError(f"--cluster {address!r}: expected local:N, slurm:N, tcp://HOST:PORT or tls://HOST:PORT")
 
 
 async def allow_failures(client: Client) -> None:

@@ -74,4 +74,4 @@ def test_an_unknown_cluster_address_is_one_line(tmp_path):
     out = tmp_path / "out"
     run = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "nowhere:1"])
     assert run.exit_code == 1
-    assert "--cluster 'nowhere:1': expected local:N, tcp://HOST:PORT or tls://HOST:PORT" in run.output
+    assert "--cluster 'nowhere:1': expected local:N, slurm:N, tcp://HOST:PORT or tls://HOST:PORT" in run.output

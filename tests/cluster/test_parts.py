@@ -68,7 +68,7 @@ def test_cluster_addresses_accepted(address):
 
 @pytest.mark.parametrize("address", ["local:0", "local:two", "local:", "10.0.0.5:8786", "http://x:8786", ""])
 def test_other_cluster_addresses_are_refused_in_one_line(address):
-    with pytest.raises(GraderError, match="expected local:N, tcp://HOST:PORT or tls://HOST:PORT"):
+    with pytest.raises(GraderError, match="expected local:N, slurm:N, tcp://HOST:PORT or tls://HOST:PORT"):
         check_address(address)
 
 
