@@ -32,10 +32,7 @@ def grade(
     cluster: str = typer.Option(
         None,
         "--cluster",
-        help=(
-            "Grade on Dask workers: local:N (N worker processes here), slurm:N (N SLURM jobs, dask-jobqueue) or "
-            "tcp://HOST:PORT (a running scheduler)."
-        ),
+        help="Grade on Dask workers: local:N (processes here), slurm:N (SLURM jobs) or tcp://HOST:PORT (a scheduler).",
     ),
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
