@@ -21,6 +21,7 @@ class Workers:
     address: str
     say: Callable[[str], None]
     ready: dict[str, int] = field(default_factory=dict)
+    gpus: dict[str, float] = field(default_factory=dict)  # the ready workers that offer the resource GPU
     refused: dict[str, str] = field(default_factory=dict)
     there: int = 0  # workers that answered the latest poll
 
@@ -35,12 +36,17 @@ class Workers:
                 continue  # gone meanwhile: asked again at the next poll
             if status["state"] == "ready" and worker not in self.ready:
                 self.ready[worker] = status["slots"]
-                self.say(f"worker {worker}: {status['slots']} slot(s); {status['notice']}")
+                gpus = status.get("gpus", 0)
+                if gpus:
+                    self.gpus[worker] = gpus
+                with_gpus = f", {gpus:g} GPU(s)" if gpus else ""
+                self.say(f"worker {worker}: {status['slots']} slot(s){with_gpus}; {status['notice']}")
             elif status["state"] == "refused" and self.refused.get(worker) != status["refusal"]:
                 self.refused[worker] = status["refusal"]
                 self.say(f"worker {worker}: {status['refusal']}")
         for gone in set(self.ready) - set(answers):
             del self.ready[gone]
+            self.gpus.pop(gone, None)
         for gone in set(self.refused) - set(answers):
             del self.refused[gone]
 
