@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from grader.cli.app import NO_FAST_START, app, console, fail, start_launcher, untrusted
@@ -91,7 +92,7 @@ def _grade_tasks(batch, spec, out: Path, quiet: bool, no_sandbox: bool, no_fast_
         fail(exc)
     console.print(notice)
     if spec.spec.limits.gpu:
-        console.print(GPU_HERE)
+        console.print(escape(GPU_HERE), soft_wrap=True)  # "[limits]" is not markup
     _run(quiet, lambda progress: batch.grade(plan, launcher, progress), out)
 
 

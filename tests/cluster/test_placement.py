@@ -1,6 +1,7 @@
 """Where submissions are graded on a real cluster: an assignment whose kernels need a GPU (``[limits] gpu = true``)
 only on workers that offer the Dask resource GPU, waiting (and saying so once) until one joins; any other on every
-worker. The summary says, per worker, how many submissions it graded and its grading time.
+worker; without --cluster, here, after one line. The summary says, per worker, how many submissions it graded and
+its grading time.
 
 Dask resources are labels: this runs without a GPU, and says nothing of whether a kernel can use CUDA."""
 
@@ -12,13 +13,15 @@ import threading
 import time
 
 import pytest
+from typer.testing import CliRunner
 
 from grader.assignment.spec import load_assignment
+from grader.cli import app
 from grader.grading.results import SubmissionResult
 from tests.cluster.conftest import SAMPLING, grade, submissions
 from tests.cluster.processes import STARTUP_S
 from tests.cluster.test_faults import BATCH
-from tests.cluster.test_grading import attempts
+from tests.cluster.test_grading import attempts, per_worker_lines
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +86,14 @@ def test_a_gpu_assignment_waits_for_a_gpu_worker_and_grades_only_there(dask, sam
     assert by_worker == set(workers.values())
     assert set(summary.workers) == by_worker and sum(n for n, _ in summary.workers.values()) == len(names)
     assert all(seconds > 0 for _, seconds in summary.workers.values())
+
+
+def test_a_gpu_assignment_graded_without_a_cluster_says_so_in_one_line_and_is_graded(sampling, tmp_path):
+    gpu_copy(sampling, tmp_path / "03-sampling-gpu")
+    subs = submissions(tmp_path / "subs", {"alice": "correct"})
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["grade", str(tmp_path / "03-sampling-gpu"), str(subs), "--out", str(out), "-q"])
+    assert run.exit_code == 0, run.output
+    assert run.output.count("note: this assignment asks for a GPU ([limits] gpu = true): graded here") == 1
+    assert "alice: 12/12 (graded" in run.output
+    assert not per_worker_lines(run.output)  # a local run's summary has no line per worker
