@@ -86,6 +86,7 @@ class GraderPlugin(WorkerPlugin):
             return
         self.state = "ready"
         await worker.set_resources(**{RESOURCE: self.slots_total})
+        look_again(worker)
 
     async def teardown(self, worker) -> None:
         """The worker closes, or the next run's plugin replaces this one: stop grading (what runs is cancelled
@@ -173,6 +174,21 @@ def grading_task() -> Callable[[str, str, bytes, str], dict]:
         return plugin.run(plan_hash, student_id, notebook, name)
 
     return grade_submission_here
+
+
+def look_again(worker) -> None:
+    """Make the scheduler look for tasks this worker can now take.
+
+    subtle: tasks that no worker could take (every worker with a slot, or with a GPU, died mid-run) wait in the
+    scheduler's "no-worker" state, and the scheduler looks at them again only when a worker joins or starts
+    running, not when a worker's resources change (``Scheduler.add_resources``). A worker whose plugin finished
+    setting up after it joined would leave them waiting forever; pausing and resuming it makes the scheduler look.
+    """
+    from distributed.core import Status
+
+    if worker.status == Status.running:
+        worker.status = Status.paused
+        worker.status = Status.running
 
 
 def worker_status(dask_worker) -> dict:

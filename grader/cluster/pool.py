@@ -37,6 +37,7 @@ class ClusterPool:
     def __init__(self, client: Client, plan_hash: str, workers: Workers, gpu: bool = False):
         self.client, self.plan_hash, self.workers = client, plan_hash, workers
         self.task = grading_task()
+        self.gpu, self.told = gpu, ""  # told: what the run said it waits for (the workers that could grade left)
         self.resources = {RESOURCE: 1, GPU: 1} if gpu else {RESOURCE: 1}  # a GPU's kernels go to GPU workers only
 
     @property
@@ -65,10 +66,18 @@ class ClusterPool:
                 if time.monotonic() - polled >= POLL_S:  # workers that joined meanwhile: ready, or refused and why
                     await self.workers.poll(self.client)
                     polled = time.monotonic()
+                    self._say_what_it_waits_for()
         finally:
             for waiting in running:
                 waiting.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    def _say_what_it_waits_for(self) -> None:
+        """Every worker that could grade this run left: say once what it waits for (not silently hang)."""
+        why = self.workers.waiting(self.gpu)
+        if why and why != self.told:
+            self.workers.say(why)
+        self.told = why
 
     def _submit(self, sub: Submission) -> Future:
         notebook = sub.notebook.read_bytes() if sub.notebook.is_file() else b""

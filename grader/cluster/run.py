@@ -93,21 +93,8 @@ async def first_ready(client, workers: Workers, say: Callable[[str], None], gpu:
         there = workers.there
         if there and len(workers.refused) >= there:
             raise GraderError(f"no worker of {workers.address} may grade: {workers.refusals()}")
-        why = waiting_for(workers, gpu)
+        why = workers.waiting(gpu)
         if why and why != waiting:
             say(why)
             waiting = why
         await asyncio.sleep(WAIT_S)
-
-
-def waiting_for(workers: Workers, gpu: bool) -> str:
-    """What the run is waiting for, in one line ("" while the workers there are still setting up)."""
-    if not workers.there:
-        return f"waiting for a worker to join {workers.address}"
-    if gpu and workers.ready:
-        return (
-            f"waiting for a worker with a GPU to join {workers.address}: this assignment's kernels need one "
-            f"([limits] gpu = true); start one with `grader worker {workers.address} --gpus 1` "
-            f'(or `dask worker {workers.address} --resources "GPU=1"`)'
-        )
-    return ""

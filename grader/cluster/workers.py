@@ -50,6 +50,19 @@ class Workers:
         for gone in set(self.refused) - set(answers):
             del self.refused[gone]
 
+    def waiting(self, gpu: bool) -> str:
+        """What a run needing ``gpu`` waits for, in one line; "" when a worker may take its work, or while the
+        workers there are still setting up."""
+        if not self.there:
+            return f"waiting for a worker to join {self.address}"
+        if gpu and self.ready and not self.gpus:
+            return (
+                f"waiting for a worker with a GPU to join {self.address}: this assignment's kernels need one "
+                f"([limits] gpu = true); start one with `grader worker {self.address} --gpus 1` "
+                f'(or `dask worker {self.address} --resources "GPU=1"`)'
+            )
+        return ""
+
     def refusals(self) -> str:
         return "; ".join(f"worker {w}: {why}" for w, why in sorted(self.refused.items()))
 

@@ -97,3 +97,43 @@ def test_a_gpu_assignment_graded_without_a_cluster_says_so_in_one_line_and_is_gr
     assert run.output.count("note: this assignment asks for a GPU ([limits] gpu = true): graded here") == 1
     assert "alice: 12/12 (graded" in run.output
     assert not per_worker_lines(run.output)  # a local run's summary has no line per worker
+
+
+class KillAtFirstResult:
+    """An observer that kills worker ``name`` (its whole process group) when the first result arrives."""
+
+    def __init__(self, dask, name: str):
+        self.dask, self.name, self.killed = dask, name, False
+
+    def start(self, total: int, skipped: int) -> None:
+        pass
+
+    def done(self, result: SubmissionResult) -> None:
+        if not self.killed:
+            self.dask.kill(self.name)
+            self.killed = True
+
+
+def test_when_the_only_gpu_worker_dies_mid_run_the_run_says_it_waits_and_goes_on_with_the_next(
+    dask, sampling, sampling_plan, tmp_path
+):
+    gpu_sampling = gpu_copy(sampling, tmp_path / "03-sampling-gpu")
+    gpu_plan = dataclasses.replace(sampling_plan, limits=gpu_sampling.spec.limits)
+    names = {f"s{i}": example for i, example in enumerate(BATCH)}
+    subs = submissions(tmp_path / "subs", names)
+    dask.scheduler()
+    dask.worker("cpu")
+    dask.grader_worker("gpu1", gpus=1)
+    first = dask.wait_for_workers(2)["gpu1"]
+    said: list[str] = []
+    joining = start_when_said(dask, said, "waiting for a worker with a GPU", lambda: dask.grader_worker("gpu2", gpus=1))
+    killer = KillAtFirstResult(dask, "gpu1")
+
+    summary = grade(gpu_sampling, gpu_plan, subs, tmp_path / "out", dask.address, observer=killer, said=said)
+    joining.join()
+
+    second = dask.wait_for_workers(2)["gpu2"]
+    assert killer.killed and len([s for s in said if s.startswith("waiting for a worker with a GPU")]) == 1
+    assert summary.graded_now == len(names) and attempts(tmp_path / "out") == dict.fromkeys(names, 1)
+    by = {SubmissionResult.load(tmp_path / "out" / "results" / f"{s}.json").provenance["worker"] for s in names}
+    assert second in by and by <= {first, second}
