@@ -56,6 +56,10 @@ class Limits(_Strict):
     open_files: int = Field(512, ge=64, description="Open file descriptors per process.")
     output_bytes: int = Field(1_000_000, ge=1000, description="Notebook output kept per submission; the rest is cut.")
     return_bytes: int = Field(64_000_000, ge=1000, description="Largest value a graded function may return.")
+    gpu: bool = Field(
+        False,
+        description="The kernels need a GPU: with --cluster, only workers offering the Dask resource GPU grade them.",
+    )
 
 
 class Case(_Strict):

@@ -107,6 +107,7 @@ class BatchSummary:
     results: list[SubmissionResult] = field(default_factory=list)  # filled only by grade_all
     warning: str = ""  # the gradebook's current grades mix ground truths (Gradebook.mixed_groundtruths)
     to_review: int = 0  # answers to manual questions a TA has not reviewed yet
+    workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # a cluster's: {worker: (results, seconds)}
 
     @property
     def graded(self) -> int:
@@ -151,17 +152,21 @@ class ClassBatch:
         if observer:
             observer.start(len(self.tasks), self.skipped)
         counts: dict[str, int] = {}
+        workers: dict[str, tuple[int, float]] = {}
 
         def commit(task: Task, result: SubmissionResult) -> None:
             answers = collect_answers(task.sub.notebook, plan.manual) if plan.manual else []
             self.gb.record(self.run_id, result, task.fingerprint, answers)
             write_outputs(result, self.out)
             counts[result.status] = counts.get(result.status, 0) + 1
+            if worker := result.provenance.get("worker"):  # graded on a cluster: its grading time, measured there
+                done, seconds = workers.get(worker, (0, 0.0))
+                workers[worker] = (done + 1, seconds + result.seconds)
             if observer:
                 observer.done(result)
 
         await pool(plan, self.tasks, lambda t: t.sub, launcher, self.jobs, commit)
-        return self._finish(counts, launcher.name)
+        return dataclasses.replace(self._finish(counts, launcher.name), workers=workers)
 
     def finish_without_grading(self) -> BatchSummary:
         """Nothing to grade: record the run; write the class files only if a grade changed since they were."""

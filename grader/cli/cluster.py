@@ -15,6 +15,9 @@ def worker(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Submissions graded at once here (default: number of cores)."),
     host: str = typer.Option(None, "--host", help="Address to listen on (default: the one reaching the scheduler)."),
     name: str = typer.Option(None, "--name", help="This worker's name in the scheduler."),
+    gpus: int = typer.Option(
+        0, "--gpus", min=0, help="GPUs offered (Dask resource GPU): assignments with [limits] gpu = true grade here."
+    ),
 ):
     """Grade for a Dask scheduler: runs `dask worker` with one sandbox slot per thread. `grader grade --cluster
     SCHEDULER` then sends it the plan; it grades only if its sandbox and versions match the orchestrator's."""
@@ -24,6 +27,6 @@ def worker(
     ok, reason = sandbox_status()
     if not ok:  # it still joins: a run with --no-sandbox may use it; others name it as refused, with this reason
         console.print(f"[yellow]warning:[/yellow] no sandbox here ({reason}): only runs with --no-sandbox grade here")
-    command = worker_command(scheduler, jobs, host, name)
+    command = worker_command(scheduler, jobs, host, name, gpus)
     console.print(" ".join(command))
     os.execv(command[0], command)

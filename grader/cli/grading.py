@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from grader.cli.app import NO_FAST_START, app, console, fail, start_launcher, untrusted
 from grader.errors import GraderError
+
+GPU_HERE = (
+    "note: this assignment asks for a GPU ([limits] gpu = true): graded here as any other; a sandboxed kernel "
+    "sees no GPU device (only --no-sandbox kernels see this machine's), and only --cluster places it on GPU workers"
+)
 
 
 @app.command()
@@ -32,7 +38,7 @@ def grade(
     cluster: str = typer.Option(
         None,
         "--cluster",
-        help="Grade on Dask workers: local:N (processes here), slurm:N (SLURM jobs) or tcp://HOST:PORT (a scheduler).",
+        help="Grade on Dask workers: local:N (processes here), slurm:N (SLURM jobs), tcp:// or tls://HOST:PORT.",
     ),
 ):
     """Grade a class: a Moodle download (zip or folder), a folder of <id>.ipynb files or of <id>/ folders.
@@ -84,6 +90,8 @@ def _grade_tasks(batch, spec, out: Path, quiet: bool, no_sandbox: bool, no_fast_
     except GraderError as exc:
         fail(exc)
     console.print(notice)
+    if spec.spec.limits.gpu:
+        console.print(escape(GPU_HERE), soft_wrap=True)  # "[limits]" is not markup
     _run(quiet, lambda progress: batch.grade(plan, launcher, progress), out)
 
 
@@ -142,6 +150,11 @@ def _print_summary(summary, out: Path) -> None:
     if not summary.graded_now:
         console.print(f"nothing to grade -> {out} (summary: {out / 'summary.html'})")
         return
+    for worker, (done, seconds) in sorted(summary.workers.items()):
+        console.print(
+            f"worker {untrusted(worker)}: {done} submission(s), {seconds:.1f} s grading ({seconds / done:.2f} s each)",
+            soft_wrap=True,
+        )
     console.print(
         f"graded {summary.graded}/{summary.graded_now} submissions in {summary.seconds:.1f} s -> {out} "
         f"(summary: {out / 'summary.html'})"

@@ -52,9 +52,27 @@ async def connect(address: str) -> AsyncIterator[Client]:
 
 
 def check_address(address: str) -> None:
-    """Refuse an address that names no cluster, before anything is computed."""
+    """Refuse an address that names no cluster, or a ``tls://`` one without certificates, before anything is
+    computed."""
     if not (_LOCAL.fullmatch(address) or SLURM.fullmatch(address) or address.startswith(("tcp://", "tls://"))):
         raise GraderError(f"--cluster {address!r}: expected local:N, slurm:N, tcp://HOST:PORT or tls://HOST:PORT")
+    if address.startswith("tls://"):
+        check_tls(address)
+
+
+def check_tls(address: str) -> None:
+    """Refuse a ``tls://`` address when Dask's configuration has no client certificate: Dask itself would fail with
+    a TypeError about an ``ssl_context``. (A certificate the scheduler does not accept is refused by the scheduler,
+    in one line too: "TLS certificate does not match".)"""
+    from distributed.security import Security
+
+    if Security().get_connection_args("client").get("ssl_context") is None:
+        raise GraderError(
+            f"--cluster {address}: no TLS certificate for this client in Dask's configuration: set "
+            "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key (environment: "
+            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, "
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY)"
+        )
 
 
 async def allow_failures(client: Client) -> None:

@@ -8,7 +8,9 @@ worker, those already there and those that join later, once each. Its :meth:`Gra
 3. decodes the plan (cached in this process by its content hash) and starts the launcher as local grading does
    (bubblewrap, zygote, one slot per worker thread);
 4. only then offers :data:`RESOURCE` = its thread count to the scheduler: grading tasks need one unit of it, so
-   a refused worker never receives one, and a worker grades at most one submission per slot.
+   a refused worker never receives one, and a worker grades at most one submission per slot. The tasks of an
+   assignment whose kernels need a GPU also need one unit of :data:`GPU`, which only a worker started with
+   ``--resources GPU=N`` offers.
 
 Each task (:func:`grading_task`) runs in one of the worker's threads; the grading itself runs on the plugin's
 own event loop (one per worker, as the local pool has one), in a free slot.
@@ -40,6 +42,7 @@ from grader.sandbox.isolation import sandbox_status, start_launcher
 
 PLUGIN = "llm-grader"
 RESOURCE = "grader-slot"
+GPU = "GPU"  # the Dask resource an assignment with ``[limits] gpu = true`` needs, one unit per submission
 COURSE_LM = "course-lm"  # an asset a worker builds or finds itself (reference.models), not a path
 _PLANS: dict[str, GradingPlan] = {}  # by content hash: decoded once per worker process
 
@@ -83,6 +86,7 @@ class GraderPlugin(WorkerPlugin):
             return
         self.state = "ready"
         await worker.set_resources(**{RESOURCE: self.slots_total})
+        look_again(worker)
 
     async def teardown(self, worker) -> None:
         """The worker closes, or the next run's plugin replaces this one: stop grading (what runs is cancelled
@@ -172,12 +176,28 @@ def grading_task() -> Callable[[str, str, bytes, str], dict]:
     return grade_submission_here
 
 
+def look_again(worker) -> None:
+    """Make the scheduler look for tasks this worker can now take.
+
+    subtle: tasks that no worker could take (every worker with a slot, or with a GPU, died mid-run) wait in the
+    scheduler's "no-worker" state, and the scheduler looks at them again only when a worker joins or starts
+    running, not when a worker's resources change (``Scheduler.add_resources``). A worker whose plugin finished
+    setting up after it joined would leave them waiting forever; pausing and resuming it makes the scheduler look.
+    """
+    from distributed.core import Status
+
+    if worker.status == Status.running:
+        worker.status = Status.paused
+        worker.status = Status.running
+
+
 def worker_status(dask_worker) -> dict:
     """Run on each worker by ``Client.run``: whether it is ready to grade, and if not, why."""
     plugin = dask_worker.plugins.get(PLUGIN)
+    gpus = dask_worker.state.total_resources.get(GPU, 0)  # `dask worker --resources GPU=N`
     if not isinstance(plugin, GraderPlugin):
-        return {"state": "starting", "refusal": "", "slots": 0, "notice": ""}
-    return plugin.status()
+        return {"state": "starting", "refusal": "", "slots": 0, "notice": "", "gpus": gpus}
+    return {**plugin.status(), "gpus": gpus}
 
 
 async def _cancel_all() -> None:

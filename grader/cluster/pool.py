@@ -3,8 +3,9 @@
 :class:`ClusterPool` replaces :func:`grader.batch.pool.run_pool` in :meth:`grader.batch.run.ClassBatch.grade`.
 A task carries the notebook's bytes, the student id and the plan's hash (the plan itself reached each worker
 once, with the plugin); it needs one :data:`~grader.cluster.plugin.RESOURCE`, so only a worker that passed its
-checks runs it. At most :attr:`ClusterPool.window` tasks are submitted at once, so what the orchestrator (and
-the scheduler) hold does not grow with the class.
+checks runs it (and, for an assignment with ``[limits] gpu = true``, one :data:`~grader.cluster.plugin.GPU`).
+At most :attr:`ClusterPool.window` tasks are submitted at once, so what the orchestrator (and the scheduler)
+hold does not grow with the class.
 
 Faults: a worker that dies mid-task makes the scheduler run the task elsewhere; its result still arrives once,
 and is committed once. A task whose worker died twice (``allowed-failures``, set to 1 by
@@ -24,7 +25,7 @@ from distributed.scheduler import KilledWorker
 
 from grader.batch.intake import Submission
 from grader.batch.pool import not_graded
-from grader.cluster.plugin import RESOURCE, grading_task
+from grader.cluster.plugin import GPU, RESOURCE, grading_task
 from grader.cluster.workers import POLL_S, Workers
 from grader.errors import GraderError
 from grader.grading.results import SubmissionResult
@@ -33,9 +34,11 @@ from grader.grading.results import SubmissionResult
 class ClusterPool:
     """A :class:`grader.batch.run.Pool` that grades on the cluster of ``client``."""
 
-    def __init__(self, client: Client, plan_hash: str, workers: Workers):
+    def __init__(self, client: Client, plan_hash: str, workers: Workers, gpu: bool = False):
         self.client, self.plan_hash, self.workers = client, plan_hash, workers
         self.task = grading_task()
+        self.gpu, self.told = gpu, ""  # told: what the run said it waits for (the workers that could grade left)
+        self.resources = {RESOURCE: 1, GPU: 1} if gpu else {RESOURCE: 1}  # a GPU's kernels go to GPU workers only
 
     @property
     def window(self) -> int:
@@ -63,16 +66,24 @@ class ClusterPool:
                 if time.monotonic() - polled >= POLL_S:  # workers that joined meanwhile: ready, or refused and why
                     await self.workers.poll(self.client)
                     polled = time.monotonic()
+                    self._say_what_it_waits_for()
         finally:
             for waiting in running:
                 waiting.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
+    def _say_what_it_waits_for(self) -> None:
+        """Every worker that could grade this run left: say once what it waits for (not silently hang)."""
+        why = self.workers.waiting(self.gpu)
+        if why and why != self.told:
+            self.workers.say(why)
+        self.told = why
+
     def _submit(self, sub: Submission) -> Future:
         notebook = sub.notebook.read_bytes() if sub.notebook.is_file() else b""
         key = f"grade-{_safe(sub.student_id)}-{uuid.uuid4().hex[:8]}"  # the student in the dashboard, unique
         args = (self.plan_hash, sub.student_id, notebook, sub.notebook.name)
-        return self.client.submit(self.task, *args, key=key, resources={RESOURCE: 1})
+        return self.client.submit(self.task, *args, key=key, resources=self.resources)
 
     @staticmethod
     async def _outcome(future: Future) -> tuple[str, object]:

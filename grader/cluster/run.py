@@ -60,8 +60,8 @@ async def grade_on_cluster(
                 raise
             # a worker without this grader: Workers.poll names it (the others took the plugin)
         workers = Workers(settings.address, say)
-        await first_ready(client, workers, say)
-        pool = ClusterPool(client, setup.plan_hash, workers)
+        await first_ready(client, workers, say, gpu=plan.limits.gpu)
+        pool = ClusterPool(client, setup.plan_hash, workers, gpu=plan.limits.gpu)
         return await batch.grade(plan, Remote(f"dask cluster {settings.address}"), observer, pool=pool)
 
 
@@ -82,17 +82,19 @@ def worker_setup(assignment: Assignment, plan: GradingPlan, settings: ClusterSet
     )
 
 
-async def first_ready(client, workers: Workers, say: Callable[[str], None]) -> None:
-    """Wait until one worker is ready; refuse the run when every worker there was refused."""
-    waiting = False
+async def first_ready(client, workers: Workers, say: Callable[[str], None], gpu: bool = False) -> None:
+    """Wait until one worker is ready (with ``gpu``: one that offers a GPU); refuse the run when every worker there
+    was refused. What it waits for is said once."""
+    waiting = ""
     while True:
         await workers.poll(client)
-        if workers.ready:
+        if workers.gpus if gpu else workers.ready:
             return
         there = workers.there
         if there and len(workers.refused) >= there:
             raise GraderError(f"no worker of {workers.address} may grade: {workers.refusals()}")
-        if not there and not waiting:
-            say(f"waiting for a worker to join {workers.address}")
-            waiting = True
+        why = workers.waiting(gpu)
+        if why and why != waiting:
+            say(why)
+            waiting = why
         await asyncio.sleep(WAIT_S)

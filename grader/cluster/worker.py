@@ -10,11 +10,16 @@ import os
 import sys
 
 
-def worker_command(address: str, jobs: int = 0, host: str | None = None, name: str | None = None) -> list[str]:
-    """``python -m distributed.cli.dask_worker ...``: one process, ``jobs`` threads (0: one per core), no dashboard."""
+def worker_command(
+    address: str, jobs: int = 0, host: str | None = None, name: str | None = None, gpus: int = 0
+) -> list[str]:
+    """``python -m distributed.cli.dask_worker ...``: one process, ``jobs`` threads (0: one per core), no dashboard;
+    ``gpus``: the Dask resource ``GPU`` it offers (an assignment with ``[limits] gpu = true`` needs one per kernel)."""
     slots = jobs or os.cpu_count() or 1
     command = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1"]
     command += ["--nthreads", str(slots), "--no-dashboard"]
+    if gpus:
+        command += ["--resources", f"GPU={gpus}"]
     if host:
         command += ["--host", host]
     if name:

@@ -21,6 +21,7 @@ class Workers:
     address: str
     say: Callable[[str], None]
     ready: dict[str, int] = field(default_factory=dict)
+    gpus: dict[str, float] = field(default_factory=dict)  # the ready workers that offer the resource GPU
     refused: dict[str, str] = field(default_factory=dict)
     there: int = 0  # workers that answered the latest poll
 
@@ -35,14 +36,32 @@ class Workers:
                 continue  # gone meanwhile: asked again at the next poll
             if status["state"] == "ready" and worker not in self.ready:
                 self.ready[worker] = status["slots"]
-                self.say(f"worker {worker}: {status['slots']} slot(s); {status['notice']}")
+                gpus = status.get("gpus", 0)
+                if gpus:
+                    self.gpus[worker] = gpus
+                with_gpus = f", {gpus:g} GPU(s)" if gpus else ""
+                self.say(f"worker {worker}: {status['slots']} slot(s){with_gpus}; {status['notice']}")
             elif status["state"] == "refused" and self.refused.get(worker) != status["refusal"]:
                 self.refused[worker] = status["refusal"]
                 self.say(f"worker {worker}: {status['refusal']}")
         for gone in set(self.ready) - set(answers):
             del self.ready[gone]
+            self.gpus.pop(gone, None)
         for gone in set(self.refused) - set(answers):
             del self.refused[gone]
+
+    def waiting(self, gpu: bool) -> str:
+        """What a run needing ``gpu`` waits for, in one line; "" when a worker may take its work, or while the
+        workers there are still setting up."""
+        if not self.there:
+            return f"waiting for a worker to join {self.address}"
+        if gpu and self.ready and not self.gpus:
+            return (
+                f"waiting for a worker with a GPU to join {self.address}: this assignment's kernels need one "
+                f"([limits] gpu = true); start one with `grader worker {self.address} --gpus 1` "
+                f'(or `dask worker {self.address} --resources "GPU=1"`)'
+            )
+        return ""
 
     def refusals(self) -> str:
         return "; ".join(f"worker {w}: {why}" for w, why in sorted(self.refused.items()))

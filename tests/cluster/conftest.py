@@ -49,11 +49,14 @@ def submissions(folder: Path, names: dict[str, str]) -> Path:
     return folder
 
 
-def grade(assignment, plan, subs: Path, out: Path, address: str, observer=None, said=None) -> BatchSummary:
-    """What ``grader grade SUBS --out OUT --cluster ADDRESS`` does, with ``plan`` built beforehand."""
+def grade(
+    assignment, plan, subs: Path, out: Path, address: str, observer=None, said=None, sandbox: bool = True
+) -> BatchSummary:
+    """What ``grader grade SUBS --out OUT --cluster ADDRESS [--no-sandbox]`` does, with ``plan`` built beforehand."""
     intake = load_submissions(subs, "sampling.ipynb", out / "unpacked")
     groundtruth = partial(groundtruth_key, assignment, cache_folder(out))
     batch = open_batch(spec_info(assignment), groundtruth, intake, out, BatchSettings(), manual_questions(assignment))
     say = said.append if said is not None else print
     with batch:
-        return asyncio.run(grade_on_cluster(batch, assignment, plan, ClusterSettings(address), observer, say))
+        settings = ClusterSettings(address, require_sandbox=sandbox)
+        return asyncio.run(grade_on_cluster(batch, assignment, plan, settings, observer, say))

@@ -41,9 +41,9 @@ class DaskProcesses:
         for folder in self.scratch:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def scheduler(self, without_grader: bool = False) -> str:
+    def scheduler(self, without_grader: bool = False, env: dict | None = None, protocol: str = "tcp") -> str:
         """Start a scheduler (``without_grader``: where ``grader`` is an empty package, as in an environment
-        with Dask alone); its address."""
+        with Dask alone; ``env``: more environment variables, ``protocol``: tcp or tls); its address."""
         info = self.folder / f"scheduler-{len(self.procs)}.json"  # a second scheduler has its own
         path = REPO
         if without_grader:
@@ -52,9 +52,9 @@ class DaskProcesses:
             (path / "grader" / "__init__.py").write_text("")
         self._start(
             "scheduler",
-            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
+            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--protocol", protocol]
             + ["--no-dashboard", "--scheduler-file", str(info)],
-            self._env(path),
+            {**self._env(path), **(env or {})},
         )
         deadline = time.monotonic() + STARTUP_S
         while not info.is_file() or not info.read_text().strip():
@@ -63,27 +63,36 @@ class DaskProcesses:
         self.address = json.loads(info.read_text())["address"]
         return self.address
 
-    def grader_worker(self, name: str) -> None:
-        """Start worker ``name`` with ``grader worker --jobs 1`` (a nanny and its worker process)."""
+    def grader_worker(self, name: str, gpus: int = 0) -> None:
+        """Start worker ``name`` with ``grader worker --jobs 1 [--gpus N]`` (a nanny and its worker process)."""
         scratch = self.folder / f"{name}-scratch"
         scratch.mkdir()
         command = ["grader.cli", "worker", self.address, "--jobs", "1", "--host", "127.0.0.1", "--name", name]
+        command += ["--gpus", str(gpus)] if gpus else []
         self._start(name, command, self._env(REPO, home=scratch), cwd=scratch)
 
-    def worker(self, name: str, pythonpath: Path = REPO, user: int | None = None) -> None:
-        """Start worker ``name`` (one slot, no nanny: its process is the worker); ``user``: run it as that uid."""
+    def worker(
+        self, name: str, pythonpath: Path = REPO, user: int | None = None, resources: str = "", env: dict | None = None
+    ) -> None:
+        """Start worker ``name`` (one slot, no nanny: its process is the worker); ``user``: run it as that uid;
+        ``resources``: ``dask worker --resources``; ``env``: more environment variables (Dask's TLS config)."""
         scratch = self.folder / f"{name}-scratch"
         if user is not None:  # pytest's folders are root's alone: this worker's is outside them
             scratch = Path(tempfile.mkdtemp(prefix=f"grader-test-{name}-"))
             self.scratch.append(scratch)
         scratch.mkdir(exist_ok=True)
-        env = self._env(pythonpath, home=scratch)
+        env = {**self._env(pythonpath, home=scratch), **(env or {})}
         command = ["distributed.cli.dask_worker", self.address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1"]
         command += ["--no-dashboard", "--name", name, "--local-directory", str(scratch)]
+        command += ["--resources", resources] if resources else []
         prefix = []
         if user is not None:
             os.chown(scratch, user, user)
             prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+            # where this venv's interpreter lives below a folder only root may enter (/root/.pyenv), the worker's
+            # children (its --no-sandbox kernels) may still start it: they keep the right to search folders. Not
+            # root, the worker still cannot sandbox.
+            prefix += ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
         self._start(name, command, env, prefix, cwd=scratch)
 
     def wait_for_workers(self, count: int) -> dict[str, str]:

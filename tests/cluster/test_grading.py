@@ -4,6 +4,7 @@ each student exactly the points local grading gives, records the worker, and kee
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -31,6 +32,12 @@ def expected(plan, example: str, table: dict) -> dict[str, float]:
     return {q.function: round(float(table.get(example, {}).get(q.function, q.points)), 6) for q in plan.questions}
 
 
+def per_worker_lines(output: str) -> dict[str, int]:
+    """{worker: submissions} from the summary's lines "worker tcp://...: N submission(s), S s grading (M s each)"."""
+    found = re.findall(r"^worker (\S+): (\d+) submission\(s\), [0-9.]+ s grading \([0-9.]+ s each\)$", output, re.M)
+    return {worker: int(count) for worker, count in found}
+
+
 def test_examples_get_the_points_of_local_grading(dask, sampling, sampling_plan, tmp_path):
     table = expected_points(sampling)
     names = {name: name for name in example_notebooks(sampling)}
@@ -51,6 +58,7 @@ def test_examples_get_the_points_of_local_grading(dask, sampling, sampling_plan,
         assert result.provenance["worker"] in workers
         assert result.isolation in ("zygote", "bubblewrap")  # sandboxed, as local grading on this machine
     assert {json.loads((out / "results" / f"{n}.json").read_text())["provenance"]["worker"] for n in names} == workers
+    assert set(summary.workers) == workers and sum(n for n, _ in summary.workers.values()) == len(names)
 
 
 def test_local_cluster_from_the_command_line(tmp_path):
@@ -63,10 +71,16 @@ def test_local_cluster_from_the_command_line(tmp_path):
     assert "carol: 0/12 (invalid" in run.output and ": carol.ipynb: not a readable notebook" in run.output
     assert run.output.count("1 slot(s); sandbox: bubblewrap") == 2
     assert attempts(out) == {"alice": 1, "bob": 1, "carol": 1}
+    by_worker = per_worker_lines(run.output)  # the summary: each worker's submissions and grading time
+    assert sum(by_worker.values()) == 3
+    assert set(by_worker) == {
+        SubmissionResult.load(out / "results" / f"{s}.json").provenance["worker"] for s in ("alice", "bob", "carol")
+    }
     assert (out / "summary.html").is_file()
 
     again = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "local:2"])
     assert again.exit_code == 0 and "nothing to grade" in again.output  # resumes as local grading does
+    assert not per_worker_lines(again.output)
 
 
 def test_an_unknown_cluster_address_is_one_line(tmp_path):

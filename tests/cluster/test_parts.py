@@ -61,9 +61,19 @@ def test_the_code_digest_is_the_same_wherever_the_code_is_and_changes_with_it(tm
     assert tree_digest([("grader", copy, "*.py")]) != tree_digest([("grader", REPO / "grader", "*.py")])
 
 
-@pytest.mark.parametrize("address", ["local:2", "local:16", "tcp://10.0.0.5:8786", "tls://sched.example:8786"])
+@pytest.mark.parametrize("address", ["local:2", "local:16", "tcp://10.0.0.5:8786"])
 def test_cluster_addresses_accepted(address):
     check_address(address)
+
+
+def test_a_tls_address_without_certificates_in_the_dask_config_is_one_line():
+    # accepted with certificates: tests/cluster/test_tls.py
+    with pytest.raises(GraderError) as refused:
+        check_address("tls://sched.example:8786")
+    assert str(refused.value).startswith(
+        "--cluster tls://sched.example:8786: no TLS certificate for this client in Dask's configuration: set "
+        "distributed.comm.tls.ca-file"
+    )
 
 
 @pytest.mark.parametrize("address", ["local:0", "local:two", "local:", "10.0.0.5:8786", "http://x:8786", ""])
@@ -73,10 +83,14 @@ def test_other_cluster_addresses_are_refused_in_one_line(address):
 
 
 def test_grader_worker_runs_dask_worker_with_one_slot_per_thread():
-    command = worker_command("tcp://10.0.0.5:8786", jobs=3, name="gpu-node-1")
+    command = worker_command("tcp://10.0.0.5:8786", jobs=3, name="cpu-node-1")
     assert command[1:4] == ["-m", "distributed.cli.dask_worker", "tcp://10.0.0.5:8786"]
     assert json.dumps(command[4:]) == json.dumps(
-        ["--nworkers", "1", "--nthreads", "3", "--no-dashboard", "--name", "gpu-node-1"]
+        ["--nworkers", "1", "--nthreads", "3", "--no-dashboard", "--name", "cpu-node-1"]
+    )
+    gpus = worker_command("tcp://10.0.0.5:8786", jobs=3, name="gpu-node-1", gpus=2)
+    assert json.dumps(gpus[4:]) == json.dumps(
+        ["--nworkers", "1", "--nthreads", "3", "--no-dashboard", "--resources", "GPU=2", "--name", "gpu-node-1"]
     )
 
 
