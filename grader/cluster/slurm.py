@@ -25,18 +25,7 @@ SETTINGS = "~/.config/dask/jobqueue.yaml (see README, 'Grading on a cluster')"
 @asynccontextmanager
 async def slurm_cluster(jobs: int) -> AsyncIterator[object]:
     """A started ``SLURMCluster`` with ``jobs`` worker jobs submitted; its jobs are cancelled on exit."""
-    try:
-        import dask.config
-        from dask_jobqueue import SLURMCluster
-    except ImportError:
-        raise GraderError("--cluster slurm:N needs dask-jobqueue: pip install 'llm-course-grader[cluster]'") from None
-    config = dask.config.get("jobqueue.slurm")
-    unset = [key for key in ("cores", "memory") if not config.get(key)]
-    if unset:
-        raise GraderError(
-            f"--cluster slurm:{jobs}: set jobqueue.slurm.{' and jobqueue.slurm.'.join(unset)} in {SETTINGS}"
-        )
-    cluster = SLURMCluster(processes=1, scheduler_options=scheduler_options(config), asynchronous=True)
+    cluster = make_cluster(f"slurm:{jobs}", asynchronous=True)
     tornado = logging.getLogger("tornado.application")
     tornado.disabled = True  # it would log sbatch's refusal a second time, as a traceback
     try:
@@ -52,6 +41,23 @@ async def slurm_cluster(jobs: int) -> AsyncIterator[object]:
         yield cluster
     finally:
         await cluster.close()  # cancels the jobs
+
+
+def make_cluster(address: str, asynchronous: bool):
+    """The ``SLURMCluster`` of Dask's ``jobqueue.slurm`` configuration, one worker process per job (its threads:
+    ``cores``), no job submitted yet; :meth:`job_script` shows what a job runs."""
+    try:
+        import dask.config
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise GraderError(
+            f"--cluster {address} needs dask-jobqueue: pip install 'llm-course-grader[cluster]'"
+        ) from None
+    config = dask.config.get("jobqueue.slurm")
+    unset = [key for key in ("cores", "memory") if not config.get(key)]
+    if unset:
+        raise GraderError(f"--cluster {address}: set jobqueue.slurm.{' and jobqueue.slurm.'.join(unset)} in {SETTINGS}")
+    return SLURMCluster(processes=1, scheduler_options=scheduler_options(config), asynchronous=asynchronous)
 
 
 def scheduler_options(config: dict) -> dict:
