@@ -88,5 +88,12 @@ class ClassViews:
     def runs(self) -> list[dict]:
         return self._dicts("SELECT id, started, finished, jobs, isolation, graded FROM runs")
 
+    def workers(self) -> list[dict]:
+        """Each Dask worker that graded a current attempt (``grade --cluster``): its submissions and grading time."""
+        return self._dicts(
+            "SELECT json_extract(result, '$.provenance.worker') AS worker, count(*) AS n, sum(seconds) AS seconds "
+            "FROM current WHERE worker IS NOT NULL GROUP BY worker ORDER BY worker"
+        )
+
     def slowest(self, n: int = 5) -> list[dict]:
         return self._dicts("SELECT student_id, seconds FROM current ORDER BY seconds DESC LIMIT ?", n)

@@ -139,6 +139,7 @@ def roster(gb: Gradebook, columns: list[dict]) -> list[dict]:
                 "tests": cells,
                 "report": f"reports/{r.student_id}.html",
                 "other_groundtruth": bool(info) and r.groundtruth != info.groundtruth,
+                "worker": str(r.result.get("provenance", {}).get("worker") or ""),
             }
         )
     return out
@@ -218,7 +219,8 @@ def _timing(gb: Gradebook) -> dict:
     stats = {}
     if seconds:
         stats = {"mean": statistics.fmean(seconds), "median": statistics.median(seconds), "max": seconds[-1]}
-    return {"runs": runs, "per_submission": stats, "slowest": gb.slowest(), "total": sum(seconds)}
+    timing = {"runs": runs, "per_submission": stats, "slowest": gb.slowest(), "total": sum(seconds)}
+    return {**timing, "workers": gb.workers()}
 
 
 def write_summary(gb: Gradebook, out: Path) -> Path:

@@ -76,7 +76,11 @@ def test_local_cluster_from_the_command_line(tmp_path):
     assert set(by_worker) == {
         SubmissionResult.load(out / "results" / f"{s}.json").provenance["worker"] for s in ("alice", "bob", "carol")
     }
-    assert (out / "summary.html").is_file()
+    html = (out / "summary.html").read_text()  # the same in the class summary: a table, and who graded each student
+    table = html[html.index('<table id="workers">') :]
+    rows = re.findall(r'<tr><td>([^<]+)</td><td class="num">(\d+)</td>', table)
+    assert {worker: int(n) for worker, n in rows} == by_worker
+    assert "<th>Graded by</th>" in html
 
     again = CliRunner().invoke(app, ["grade", str(SAMPLING), str(subs), "--out", str(out), "--cluster", "local:2"])
     assert again.exit_code == 0 and "nothing to grade" in again.output  # resumes as local grading does
