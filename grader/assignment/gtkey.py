@@ -35,12 +35,12 @@ from grader.assignment.casekey import hash_groundtruth
 from grader.assignment.gtsources import code_files, module_origin, stat_signature
 from grader.assignment.spec import SPEC_FILE, Assignment
 from grader.common.files import write_text
+from grader.common.gpu import GPU_VARIABLES
 
 MEMO = "groundtruth-{}.json"  # {}: a hash of the assignment folder's path
 ENVIRONMENT = "environment.json"
 FORMAT = "grader-groundtruth-key/1"
 GPUS = Path("/proc/driver/nvidia/gpus")
-GPU_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "HIP_VISIBLE_DEVICES")
 
 
 def groundtruth_key(assignment: Assignment, folder: Path | None = None) -> str:

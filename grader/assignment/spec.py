@@ -58,7 +58,10 @@ class Limits(_Strict):
     return_bytes: int = Field(64_000_000, ge=1000, description="Largest value a graded function may return.")
     gpu: bool = Field(
         False,
-        description="The kernels need a GPU: with --cluster, only workers offering the Dask resource GPU grade them.",
+        description=(
+            "The kernels need a GPU: they see the machine's GPU devices; with --cluster, only workers offering the "
+            "Dask resource GPU grade them."
+        ),
     )
 
 

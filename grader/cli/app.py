@@ -45,9 +45,11 @@ NO_FAST_START = typer.Option(
 )
 
 
-def start_launcher(assets: dict[str, Path], notebook: Path | None, no_sandbox: bool, no_fast_start: bool):
+def start_launcher(
+    assets: dict[str, Path], notebook: Path | None, no_sandbox: bool, no_fast_start: bool, gpu: bool = False
+):
     """Begin choosing the launcher (:func:`grader.sandbox.isolation.start_launcher_for`); call the result when
     needed."""
     from grader.sandbox.isolation import start_launcher_for
 
-    return start_launcher_for(assets, notebook, require_sandbox=not no_sandbox, fast_start=not no_fast_start)
+    return start_launcher_for(assets, notebook, require_sandbox=not no_sandbox, fast_start=not no_fast_start, gpu=gpu)

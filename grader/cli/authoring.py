@@ -74,7 +74,8 @@ def validate(
 
     try:
         spec = load_assignment(assignment)
-        launcher, notice = start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)()
+        gpu = spec.spec.limits.gpu
+        launcher, notice = start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start, gpu)()
         console.print(notice)
         checked = run_checks(spec, launcher, jobs or None)
         analysis = _mutation_analysis(spec, launcher, jobs) if mutants else None

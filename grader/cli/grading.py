@@ -13,8 +13,8 @@ from grader.cli.app import NO_FAST_START, app, console, fail, start_launcher, un
 from grader.errors import GraderError
 
 GPU_HERE = (
-    "note: this assignment asks for a GPU ([limits] gpu = true): graded here as any other; a sandboxed kernel "
-    "sees no GPU device (only --no-sandbox kernels see this machine's), and only --cluster places it on GPU workers"
+    "note: this assignment asks for a GPU ([limits] gpu = true): its kernels see this machine's GPU devices, if it "
+    "has any; only --cluster places it on GPU workers"
 )
 
 
@@ -84,13 +84,14 @@ def _grade_tasks(batch, spec, out: Path, quiet: bool, no_sandbox: bool, no_fast_
     from grader.assignment.assets import asset_paths
 
     try:
-        launcher_ready = start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start)
+        gpu = spec.spec.limits.gpu
+        launcher_ready = start_launcher(asset_paths(spec), spec.notebook_path, no_sandbox, no_fast_start, gpu)
         plan = _plan(spec, out)
         launcher, notice = launcher_ready()
     except GraderError as exc:
         fail(exc)
     console.print(notice)
-    if spec.spec.limits.gpu:
+    if gpu:
         console.print(escape(GPU_HERE), soft_wrap=True)  # "[limits]" is not markup
     _run(quiet, lambda progress: batch.grade(plan, launcher, progress), out)
 

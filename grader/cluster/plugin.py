@@ -113,7 +113,11 @@ class GraderPlugin(WorkerPlugin):
             raise WorkerRefused("another version: " + "; ".join(wrong))
         self.plan = _plan(config, assets)
         self.launcher, self.notice = start_launcher(
-            assets, require_sandbox=config.require_sandbox, fast_start=config.fast_start, preload=config.preload
+            assets,
+            require_sandbox=config.require_sandbox,
+            fast_start=config.fast_start,
+            preload=config.preload,
+            gpu=self.plan.limits.gpu,
         )()
         self.free: queue.Queue[int] = queue.Queue()
         for slot in range(slots):

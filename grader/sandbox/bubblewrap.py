@@ -48,11 +48,12 @@ from typing import TYPE_CHECKING
 
 from jupyter_client.manager import AsyncKernelManager
 
+from grader.common.gpu import GPU_VARIABLES
 from grader.common.settings import TIMEOUTS
 from grader.compat.jupyter_client import HookedKernelManager
 from grader.errors import SandboxUnavailable
 from grader.sandbox import cgroups
-from grader.sandbox.filesystem import ASSETS_DIR, WORK_DIR, filesystem_args, write_etc
+from grader.sandbox.filesystem import ASSETS_DIR, WORK_DIR, filesystem_args, gpu_devices, write_etc
 from grader.sandbox.launcher import KERNEL_ENV, RunDir, ipc_kernel_manager
 from grader.sandbox.uids import UidPool, drop_to, kill_uid
 
@@ -128,7 +129,11 @@ class BubblewrapLauncher:
     isolated = True
 
     def __init__(
-        self, assets: Mapping[str, Path] | None = None, uid_base: int = 61000, cgroup_parent: str | None = None
+        self,
+        assets: Mapping[str, Path] | None = None,
+        uid_base: int = 61000,
+        cgroup_parent: str | None = None,
+        gpu: bool = False,
     ):
         ok, reason = available()
         if not ok:
@@ -136,6 +141,8 @@ class BubblewrapLauncher:
         self._uids = UidPool(uid_base)  # validates uid_base
         self.assets = {name: _checked_asset(name, Path(path)) for name, path in (assets or {}).items()}
         self.uid_base = uid_base
+        self.gpu = gpu  # the kernels see the GPU devices and the GPU variables (CUDA_VISIBLE_DEVICES, ...)
+        self.devices = gpu_devices() if gpu else []
         self.cgroup_support = cgroups.probe(cgroup_parent)
         self.nested_userns = _unprivileged_bwrap_works(uid_base)
         self.notices: list[str] = []
@@ -162,6 +169,8 @@ class BubblewrapLauncher:
             IPYTHONDIR="/tmp/.ipython",
             MPLCONFIGDIR="/tmp/.mpl",
         )
+        if self.gpu:
+            env.update({name: os.environ[name] for name in GPU_VARIABLES if name in os.environ})
         return env
 
     def asset_path(self, name: str, host_path: Path) -> str:
@@ -251,7 +260,7 @@ class BubblewrapLauncher:
             "--unshare-cgroup-try",
             "--hostname",
             "sandbox",
-            *filesystem_args(self.assets, run.root / "sandbox-etc", work=run.work, ipc=run.ipc),
+            *filesystem_args(self.assets, run.root / "sandbox-etc", work=run.work, ipc=run.ipc, devices=self.devices),
             "--chdir",
             WORK_DIR,
             "--clearenv",

@@ -4,14 +4,16 @@ The plain sandbox (:mod:`grader.sandbox.bubblewrap`) passes them to each kernel'
 (:mod:`grader.sandbox.zygote.server`) has bwrap build them once as a template mount namespace and then mounts only each
 kernel's own folders. Inside: /usr (and the merged-/usr links), a few /etc files plus a synthetic passwd,
 group and hosts, the Python prefix and venv and the assets read-only, the work folder at :data:`WORK_DIR`,
-the ipc folder, a fresh /proc and /dev, size-capped private /tmp and /dev/shm; nothing else of the host.
+the ipc folder, a fresh /proc and /dev, size-capped private /tmp and /dev/shm; nothing else of the host. An
+assignment that needs a GPU (``[limits] gpu = true``) also gets the host's GPU device files (:func:`gpu_devices`).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 WORK_DIR = "/submission"  # run.work inside the sandbox: the kernel's cwd and HOME
@@ -20,16 +22,24 @@ IPC_DIR = "/ipc"  # run.ipc inside a zygote kernel (a bwrap kernel sees it at it
 TMP_MB, SHM_MB = 256, 64  # private tmpfs sizes (their pages also count against the memory cgroup)
 ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf", "mime.types", "os-release")
 ANYONE = 65534  # the template's passwd/group owner (nobody); each zygote kernel mounts its own
+# NVIDIA's device files (nvidia0.., nvidiactl, nvidia-uvm, ...) and the DRM nodes; CUDA reads /proc/driver/nvidia,
+# which the sandbox's fresh /proc has, and the driver's libraries under /usr
+GPU_DEVICES = ("/dev/nvidia*", "/dev/dri")
 
 
 def filesystem_args(
-    assets: Mapping[str, Path], etc: Path, work: Path | None = None, ipc: Path | None = None
+    assets: Mapping[str, Path],
+    etc: Path,
+    work: Path | None = None,
+    ipc: Path | None = None,
+    devices: Sequence[str] = (),
 ) -> list[str]:
     """bwrap's arguments for the filesystem a kernel sees (the one definition of it, see the module doc).
 
     ``etc`` holds the synthetic passwd, group and hosts (:func:`write_etc`); ``assets`` are bound read-only at
     ``/assets/<name>``. Without ``work``/``ipc``, :data:`WORK_DIR` and
     :data:`IPC_DIR` are empty mount points (the zygote's template, see :mod:`grader.sandbox.zygote.server`).
+    ``devices`` (host device files, :func:`gpu_devices`) appear at the same paths in the fresh /dev.
     """
     ro = {Path(p) for p in {sys.prefix, sys.base_prefix} if not Path(p).is_relative_to("/usr")}
     binds = [("--ro-bind", str(p), str(p)) for p in sorted(ro)]
@@ -50,6 +60,7 @@ def filesystem_args(
         "/proc",
         "--dev",
         "/dev",
+        *[a for device in devices for a in ("--dev-bind", device, device)],
         "--size",
         str(TMP_MB << 20),
         "--tmpfs",
@@ -72,6 +83,11 @@ def filesystem_args(
         "--remount-ro",
         "/",
     ]
+
+
+def gpu_devices() -> list[str]:
+    """The host's GPU device files (:data:`GPU_DEVICES`) that exist, for a kernel that needs a GPU."""
+    return sorted({path for pattern in GPU_DEVICES for path in glob.glob(pattern)})
 
 
 def write_etc(folder: Path, uid: int) -> Path:

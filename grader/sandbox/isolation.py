@@ -23,29 +23,45 @@ def sandbox_status() -> tuple[bool, str]:
 
 
 def choose_launcher(
-    assets: dict[str, Path], *, require_sandbox: bool, fast_start: bool = True, preload: Sequence[str] = ()
+    assets: dict[str, Path],
+    *,
+    require_sandbox: bool,
+    fast_start: bool = True,
+    preload: Sequence[str] = (),
+    gpu: bool = False,
 ) -> tuple[Launcher, str]:
     """A launcher and a one-line notice describing the isolation it gives (see :func:`start_launcher`)."""
-    return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload)()
+    return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload, gpu=gpu)()
 
 
 def start_launcher_for(
-    assets: dict[str, Path], notebook: Path | None = None, *, require_sandbox: bool, fast_start: bool = True
+    assets: dict[str, Path],
+    notebook: Path | None = None,
+    *,
+    require_sandbox: bool,
+    fast_start: bool = True,
+    gpu: bool = False,
 ) -> Callable[[], tuple[Launcher, str]]:
     """:func:`start_launcher` for an assignment: its zygote preloads what ``assets`` and the instructor
     ``notebook`` need (:func:`preload_for`). What ``grader grade``, ``check`` and ``validate`` use."""
     preload = preload_for(assets, notebook)
-    return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload)
+    return start_launcher(assets, require_sandbox=require_sandbox, fast_start=fast_start, preload=preload, gpu=gpu)
 
 
 def start_launcher(
-    assets: dict[str, Path], *, require_sandbox: bool, fast_start: bool = True, preload: Sequence[str] = ()
+    assets: dict[str, Path],
+    *,
+    require_sandbox: bool,
+    fast_start: bool = True,
+    preload: Sequence[str] = (),
+    gpu: bool = False,
 ) -> Callable[[], tuple[Launcher, str]]:
     """Begin choosing a launcher; calling the result gives (launcher, notice).
 
     With ``fast_start``, sandboxed kernels are forked from a zygote that imports torch and ``preload`` once
     (:mod:`grader.sandbox.zygote.launcher`); it starts importing now, in its own process, so the caller can build
-    its plan meanwhile. If it cannot start, plain sandboxed kernels are used and the notice says why.
+    its plan meanwhile. If it cannot start, plain sandboxed kernels are used and the notice says why. With ``gpu``,
+    sandboxed kernels see this machine's GPU devices (:func:`grader.sandbox.filesystem.gpu_devices`).
     """
     ok, reason = sandbox_status()
     if ok:
@@ -53,20 +69,20 @@ def start_launcher(
 
         sandbox = "sandbox: bubblewrap (own namespaces, unprivileged uid, limits)"
         if not fast_start:
-            return lambda: (BubblewrapLauncher(assets=assets), sandbox)
+            return lambda: (BubblewrapLauncher(assets=assets, gpu=gpu), sandbox)
         from grader.sandbox.zygote.launcher import ZygoteLauncher
 
         try:
-            launcher = ZygoteLauncher(assets=assets, preload=preload, wait=False)
+            launcher = ZygoteLauncher(assets=assets, preload=preload, wait=False, gpu=gpu)
         except SandboxUnavailable as exc:
             fallback = f"{sandbox}; fast start unavailable ({exc})"
-            return lambda: (BubblewrapLauncher(assets=assets), fallback)
+            return lambda: (BubblewrapLauncher(assets=assets, gpu=gpu), fallback)
 
         def ready() -> tuple[Launcher, str]:
             try:
                 launcher.wait_ready()
             except SandboxUnavailable as exc:
-                return BubblewrapLauncher(assets=assets), f"{sandbox}; fast start unavailable ({exc})"
+                return BubblewrapLauncher(assets=assets, gpu=gpu), f"{sandbox}; fast start unavailable ({exc})"
             loaded = ", ".join(dict.fromkeys(name.split(".")[0] for name in launcher.preloaded))
             return launcher, f"{sandbox}; fast start: kernels forked from a zygote with {loaded} imported"
 

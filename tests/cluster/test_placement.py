@@ -94,7 +94,7 @@ def test_a_gpu_assignment_graded_without_a_cluster_says_so_in_one_line_and_is_gr
     out = tmp_path / "out"
     run = CliRunner().invoke(app, ["grade", str(tmp_path / "03-sampling-gpu"), str(subs), "--out", str(out), "-q"])
     assert run.exit_code == 0, run.output
-    assert run.output.count("note: this assignment asks for a GPU ([limits] gpu = true): graded here") == 1
+    assert run.output.count("note: this assignment asks for a GPU ([limits] gpu = true): its kernels see this") == 1
     assert "alice: 12/12 (graded" in run.output
     assert not per_worker_lines(run.output)  # a local run's summary has no line per worker
 

@@ -50,8 +50,9 @@ class ZygoteLauncher(BubblewrapLauncher):
         cgroup_parent: str | None = None,
         preload: Sequence[str] = DEFAULT_PRELOAD,
         wait: bool = True,
+        gpu: bool = False,
     ):
-        super().__init__(assets, uid_base, cgroup_parent)
+        super().__init__(assets, uid_base, cgroup_parent, gpu)
         self._etc = write_etc(Path(tempfile.mkdtemp(prefix="grader-zygote-etc-")), ANYONE)
         self._etc.chmod(0o755)
         self._preload = list(preload)
@@ -89,7 +90,9 @@ class ZygoteLauncher(BubblewrapLauncher):
             for name, path in self.assets.items()
             if "transformers" in self._preload and (path / "config.json").is_file()
         ]
-        return ZygoteClient(["bwrap", *filesystem_args(self.assets, self._etc)], self._preload, models)
+        return ZygoteClient(
+            ["bwrap", *filesystem_args(self.assets, self._etc, devices=self.devices)], self._preload, models
+        )
 
     def kernel_manager(self, run: RunDir, limits: Limits, slot: int) -> AsyncKernelManager:
         """A forked kernel; if the zygote died (e.g. killed from outside) a new one is started, and if that
